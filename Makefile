@@ -1,0 +1,41 @@
+# The two commands of the README: `make run` and `make test`. Both are idempotent.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install run build test test-unit lint chromium clean
+
+# torch first, pinned: it takes the CPU wheel kept on these machines; unpinned, pip would pull
+# the newest build with gigabytes of CUDA libraries.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/chuchu build --if-missing
+	$(BIN)/chuchu serve
+
+build: install
+	$(BIN)/chuchu build
+
+test: install chromium
+	$(BIN)/python -m pytest
+
+test-unit: install
+	$(BIN)/python -m pytest tests/unit
+
+lint: install
+	$(BIN)/ruff check corpus index service tests
+	$(BIN)/ruff format --check corpus index service tests
+
+# The browser tests drive Debian's Chromium; Playwright's own browser download cannot work here.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+clean:
+	rm -rf var .pytest_cache

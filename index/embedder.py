@@ -1,0 +1,101 @@
+"""Embedders: the seam between chuchu and the model that turns text into vectors."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from corpus.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "default"
+
+
+class Embedder(Protocol):
+    """Turns passages and questions into L2-normalised float32 vectors."""
+
+    name: str
+    fingerprint: str
+    dimension: int
+
+    def embed_passages(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray: ...
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model, with its query/passage prompts when it has them."""
+
+    def __init__(self, model: object, name: str) -> None:
+        self.model = model
+        self.name = name
+        self.dimension = int(model.get_sentence_embedding_dimension())  # type: ignore[attr-defined]
+        prompts = getattr(model, "prompts", {}) or {}
+        # e5-style models were trained with these prefixes; models without them get none.
+        self._query_prompt = "query" if "query" in prompts else None
+        self._passage_prompt = "passage" if "passage" in prompts else None
+        self.fingerprint = _fingerprint(model)
+
+    def embed_passages(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        """Vectors for passages."""
+        return self._encode(texts, self._passage_prompt, batch_size)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors for questions."""
+        return self._encode(texts, self._query_prompt, 32)
+
+    def _encode(self, texts: Sequence[str], prompt: str | None, batch_size: int) -> np.ndarray:
+        vectors = self.model.encode(  # type: ignore[attr-defined]
+            list(texts),
+            prompt_name=prompt,
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def load_embedder(model: str, cache_dir: Path) -> SentenceTransformerEmbedder:
+    """Load the default model (converted on first use) or any sentence-transformers model."""
+    from sentence_transformers import SentenceTransformer
+
+    if model == DEFAULT_MODEL:
+        from index.default_model import DEFAULT_MODEL_NAME, ensure_default_model
+
+        path, name = str(ensure_default_model(cache_dir)), DEFAULT_MODEL_NAME
+    else:
+        path, name = model, model
+    try:
+        # local_files_only: nothing is downloaded at run time, a hub name must already be cached.
+        st = SentenceTransformer(path, device="cpu", local_files_only=True)
+    except Exception as exc:  # sentence-transformers raises many kinds for a bad model
+        raise ModelError(
+            f"The embedding model {model!r} cannot be loaded ({exc}). Set CHUCHU_MODEL to a "
+            "sentence-transformers folder, a model already in the local Hugging Face cache, "
+            f"or {DEFAULT_MODEL!r}."
+        ) from exc
+    log.info("loaded model %s (%d dimensions)", name, st.get_sentence_embedding_dimension())
+    return SentenceTransformerEmbedder(st, name)
+
+
+def _fingerprint(model: object) -> str:
+    """A hash of every weight, the tokenizer vocabulary and the prompts.
+
+    It tells whether an index was built by exactly this model: a changed weight changes the
+    vectors, and vectors from two models must never be compared.
+    """
+    h = hashlib.sha256()
+    for key, tensor in sorted(model.state_dict().items()):  # type: ignore[attr-defined]
+        h.update(key.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    tokenizer = getattr(model, "tokenizer", None)
+    if tokenizer is not None:
+        h.update(repr(sorted(tokenizer.get_vocab().items())).encode())
+    h.update(repr(sorted((getattr(model, "prompts", {}) or {}).items())).encode())
+    return h.hexdigest()[:32]

@@ -1,0 +1,81 @@
+"""The manifest: what a build is, how it was made, and the checks made when it is loaded."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from corpus.errors import IndexCorrupt
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Everything recorded about one build."""
+
+    build_id: str
+    built_at: str  # ISO 8601, UTC
+    model: str
+    model_fingerprint: str
+    dimension: int
+    documents: int
+    passages: int
+    corpus_hash: str
+    versions: dict[str, str]
+    settings: dict[str, Any] = field(default_factory=dict)
+    format_version: int = FORMAT_VERSION
+
+    def write(self, directory: Path) -> None:
+        """Write manifest.json into a build directory."""
+        text = json.dumps(asdict(self), ensure_ascii=False, indent=2, sort_keys=True)
+        (directory / MANIFEST).write_text(text + "\n", encoding="utf-8")
+
+    @classmethod
+    def read(cls, directory: Path) -> Manifest:
+        """Read and check the shape of a build directory's manifest."""
+        path = directory / MANIFEST
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise IndexCorrupt(f"The build at {directory} has no {MANIFEST}; run `chuchu build` again.") from exc
+        except (OSError, ValueError) as exc:
+            raise IndexCorrupt(f"{path} cannot be read ({exc}); run `chuchu build` again.") from exc
+        if not isinstance(data, dict):
+            raise IndexCorrupt(f"{path} is not a JSON object; run `chuchu build` again.")
+        version = data.get("format_version")
+        if version != FORMAT_VERSION:
+            raise IndexCorrupt(
+                f"{path} has format version {version!r}, this chuchu reads version {FORMAT_VERSION}; "
+                "run `chuchu build` to rebuild the index."
+            )
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise IndexCorrupt(f"{path} does not have the fields of a manifest ({exc}); run `chuchu build`.") from exc
+
+    def check_model(self, directory: Path, model: str, fingerprint: str, dimension: int) -> None:
+        """Fail unless the index was built by the model that will embed the questions."""
+        if self.dimension != dimension:
+            raise IndexCorrupt(
+                f"The index at {directory} holds {self.dimension}-dimensional vectors, the model "
+                f"{model!r} makes {dimension}-dimensional ones; run `chuchu build` with this model."
+            )
+        if self.model_fingerprint != fingerprint:
+            raise IndexCorrupt(
+                f"The index at {directory} was built with model {self.model!r} (fingerprint "
+                f"{self.model_fingerprint}), but the model loaded now is {model!r} (fingerprint "
+                f"{fingerprint}); run `chuchu build` or set CHUCHU_MODEL to the model of the build."
+            )
+
+    def check_count(self, directory: Path, what: str, found: int) -> None:
+        """Fail unless a file of the build holds as many items as the manifest says."""
+        expected = self.passages if what != "documents" else self.documents
+        if found != expected:
+            raise IndexCorrupt(
+                f"The index at {directory} is inconsistent: the manifest counts {expected} {what}, "
+                f"the files hold {found}; run `chuchu build` again."
+            )

@@ -1,0 +1,182 @@
+"""The `chuchu` command: build, serve, ask, eval, settings."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from corpus.errors import ChuchuError
+from service.settings import Settings
+
+log = logging.getLogger("chuchu")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.load(
+            corpus=getattr(args, "corpus", None),
+            store=getattr(args, "store", None),
+            host=getattr(args, "host", None),
+            port=getattr(args, "port", None),
+        )
+        logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+        return int(args.run(args, settings) or 0)
+    except ChuchuError as exc:
+        print(f"chuchu: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chuchu", description="Cited answers from Chinese documents.")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    p = sub.add_parser("build", help="Build the index from the corpus and publish it.")
+    p.add_argument("--corpus", type=Path, help="Directory of the documents (default: the corpus/ package).")
+    p.add_argument("--store", type=Path, help="Directory of the index builds (default: var/index).")
+    p.add_argument("--if-missing", action="store_true", help="Do nothing when a live build exists.")
+    p.set_defaults(run=_build)
+
+    p = sub.add_parser("serve", help="Serve the web pages and the JSON API with gunicorn.")
+    p.add_argument("--host", help="Address to listen on (default 127.0.0.1).")
+    p.add_argument("--port", type=int, help="Port to listen on (default 8000).")
+    p.add_argument("--store", type=Path, help="Directory of the index builds.")
+    p.set_defaults(run=_serve)
+
+    p = sub.add_parser("ask", help="Answer a question in the terminal, with citations.")
+    p.add_argument("question")
+    p.add_argument("-k", type=int, default=None, help="How many passages (default 5).")
+    p.add_argument("--json", action="store_true", help="Print the API's JSON instead of text.")
+    p.add_argument("--store", type=Path, help="Directory of the index builds.")
+    p.set_defaults(run=_ask)
+
+    p = sub.add_parser("eval", help="Measure recall@1/5/10 and MRR@10 on a question file.")
+    p.add_argument("--questions", type=Path, required=True, help="A JSONL file in the format of shared/eval.")
+    p.add_argument("-k", type=int, default=10, help="Passages retrieved per question (default 10).")
+    p.add_argument("--json", action="store_true", help="Print the figures as JSON.")
+    p.add_argument("--store", type=Path, help="Directory of the index builds.")
+    p.set_defaults(run=_eval)
+
+    p = sub.add_parser("settings", help="List every setting with its environment variable and value.")
+    p.set_defaults(run=_settings)
+    return parser
+
+
+def _build(args: argparse.Namespace, settings: Settings) -> int:
+    from tqdm import tqdm
+
+    from corpus.splitting import SplitOptions
+    from index.build import build_index
+    from index.embedder import load_embedder
+    from index.store import Store
+
+    store = Store(settings.store)
+    if args.if_missing and store.live_id() is not None:
+        print(f"chuchu: build {store.live_id()} is live at {store.root}; nothing to do.")
+        return 0
+    embedder = load_embedder(settings.model, settings.model_cache)
+    with tqdm(total=0, unit="passage", desc="embedding", file=sys.stderr) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        summary = build_index(
+            settings.corpus,
+            store,
+            embedder,
+            SplitOptions(max_chars=settings.max_chars, min_chars=settings.min_chars),
+            batch_size=settings.batch_size,
+            progress=progress,
+        )
+    for failure in summary.failures:
+        print(f"chuchu: skipped {failure}", file=sys.stderr)
+    print(
+        f"built {summary.build_id}: {summary.documents} documents, {summary.passages} passages, "
+        f"{len(summary.failures)} unreadable, {summary.seconds:.1f} s → {summary.path}"
+    )
+    return 0
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from service.server import serve
+
+    serve(settings)
+    return 0
+
+
+def _live(settings: Settings) -> Any:
+    from index.embedder import load_embedder
+    from index.live import LiveIndex
+    from index.store import Store
+
+    return LiveIndex(Store(settings.store), lambda: load_embedder(settings.model, settings.model_cache))
+
+
+def _ask(args: argparse.Namespace, settings: Settings) -> int:
+    from service.app import create_app
+    from service.queries import parse_query
+
+    query = parse_query({"question": args.question, "k": args.k}, settings)
+    app = create_app(settings, _live(settings))
+    with app.test_request_context():
+        from service.answers import answer, answer_json
+
+        searcher, hits, took_ms = answer(app.extensions["chuchu"], query)
+        if args.json:
+            print(json.dumps(answer_json(query, searcher, hits, took_ms), ensure_ascii=False, indent=2))
+            return 0
+        for hit in hits:
+            p = hit.passage
+            print(f"{hit.rank}. [{hit.score:.3f}] {' '.join(p.text.split())}")
+            print(f"   — {hit.document.title} · {p.file} ¶{p.paragraph} chars {p.start}–{p.end}")
+        print(f"({len(hits)} passages from build {searcher.snapshot.build_id}, {took_ms:.0f} ms)")
+    return 0
+
+
+def _eval(args: argparse.Namespace, settings: Settings) -> int:
+    from index import evaluate
+
+    questions = evaluate.load_questions(args.questions)
+    searcher = _live(settings).searcher()
+
+    def retrieve(question: str) -> tuple[list[str], bool]:
+        return [h.passage.text for h in searcher.search(question, args.k)], False
+
+    table = evaluate.by_type(evaluate.run(questions, retrieve))
+    if args.json:
+        print(json.dumps({t: _scores_json(s) for t, s in table.items()}, ensure_ascii=False, indent=2))
+        return 0
+    print(f"{'type':<16}{'n':>4}{'R@1':>8}{'R@5':>8}{'R@10':>8}{'MRR@10':>8}{'abstain':>9}")
+    for name, s in table.items():
+        abstain = f"{s.abstention_accuracy:.2f}" if s.abstention_accuracy is not None else "-"
+        print(
+            f"{name:<16}{s.questions:>4}{s.recall[1]:>8.3f}{s.recall[5]:>8.3f}{s.recall[10]:>8.3f}"
+            f"{s.mrr10:>8.3f}{abstain:>9}"
+        )
+    return 0
+
+
+def _scores_json(s: Any) -> dict[str, Any]:
+    return {
+        "questions": s.questions,
+        "recall@1": s.recall[1],
+        "recall@5": s.recall[5],
+        "recall@10": s.recall[10],
+        "mrr@10": s.mrr10,
+        "unanswerable": s.unanswerable,
+        "abstention_accuracy": s.abstention_accuracy,
+    }
+
+
+def _settings(args: argparse.Namespace, settings: Settings) -> int:
+    for (env, help_text), value in zip(Settings.help().items(), vars(settings).values()):
+        print(f"{env}={value}\n    {help_text}")
+    return 0

@@ -1,0 +1,76 @@
+"""The web pages: a search box, server-rendered results, and the document view."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, current_app, render_template, request
+
+from corpus.errors import BadInput, NotFound
+from service.answers import answer, passage_url
+from service.queries import parse_query
+
+bp = Blueprint("pages", __name__)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of a document's text: a passage (with its number) or text between passages."""
+
+    text: str
+    number: int | None = None
+    cited: bool = False
+
+
+@bp.get("/")
+def home() -> Any:
+    """The search box."""
+    return render_template("home.html")
+
+
+@bp.get("/search")
+def search() -> Any:
+    """Results for a question, rendered on the server so they work without JavaScript."""
+    settings = current_app.extensions["chuchu.settings"]
+    if not request.args.get("q", "").strip():
+        return render_template("home.html", error="Type a question first."), 400
+    query = parse_query(request.args, settings)
+    searcher, hits, took_ms = answer(current_app.extensions["chuchu"], query)
+    return render_template(
+        "results.html",
+        query=query,
+        hits=hits,
+        urls=[passage_url(h) for h in hits],
+        build=searcher.snapshot.manifest,
+        took_ms=took_ms,
+    )
+
+
+@bp.get("/docs/<doc_id>")
+def document(doc_id: str) -> Any:
+    """A document with every passage anchored (#p<n>) and the cited span highlighted."""
+    snapshot = current_app.extensions["chuchu"].searcher().snapshot
+    doc = snapshot.documents.get(doc_id)
+    if doc is None:
+        raise NotFound(f"There is no document {doc_id!r} in build {snapshot.build_id}; search again.")
+    start, end = _span(request.args)
+    passages = [p for p in snapshot.passages if p.doc_id == doc_id]
+    segments, pos = [], 0
+    for p in passages:
+        if p.start > pos:
+            segments.append(Segment(doc.text[pos : p.start]))
+        segments.append(Segment(p.text, p.number, cited=(p.start, p.end) == (start, end)))
+        pos = p.end
+    if pos < len(doc.text):
+        segments.append(Segment(doc.text[pos:]))
+    return render_template("document.html", doc=doc, segments=segments, build=snapshot.manifest)
+
+
+def _span(args: Any) -> tuple[int | None, int | None]:
+    try:
+        start = int(args["start"]) if "start" in args else None
+        end = int(args["end"]) if "end" in args else None
+    except ValueError as exc:
+        raise BadInput("start and end must be whole numbers (character offsets into the document).") from exc
+    return start, end

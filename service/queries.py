@@ -1,0 +1,50 @@
+"""Checking what a request asks for, in one place, before anything is searched."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from corpus.errors import BadInput
+from service.settings import Settings
+
+
+@dataclass(frozen=True)
+class Query:
+    """A checked question."""
+
+    question: str
+    k: int
+
+
+def parse_query(params: Mapping[str, Any], settings: Settings) -> Query:
+    """A Query from request parameters (query string or JSON body); BadInput says what is allowed."""
+    raw = params.get("question", params.get("q"))
+    if raw is None:
+        raise BadInput("Ask a question: pass `q` in the query string or `question` in the JSON body.")
+    if not isinstance(raw, str):
+        raise BadInput("The question must be a string.")
+    question = raw.strip()
+    if not question:
+        raise BadInput("The question is empty; ask something in Chinese or English.")
+    if len(question) > settings.max_question_chars:
+        raise BadInput(
+            f"The question is {len(question)} characters long; at most {settings.max_question_chars} are allowed."
+        )
+    return Query(question, parse_k(params.get("k"), settings))
+
+
+def parse_k(raw: Any, settings: Settings) -> int:
+    """The number of passages asked for, 1..max_k."""
+    allowed = f"k must be a whole number from 1 to {settings.max_k}"
+    if raw is None or raw == "":
+        return settings.default_k
+    if isinstance(raw, bool):
+        raise BadInput(f"{allowed}, not {raw!r}.")
+    if isinstance(raw, str):
+        if not raw.strip().isdigit():
+            raise BadInput(f"{allowed}, not {raw!r}.")
+        raw = int(raw)
+    if not isinstance(raw, int) or not 1 <= raw <= settings.max_k:
+        raise BadInput(f"{allowed}, not {raw!r}.")
+    return raw

