@@ -1,0 +1,103 @@
+"""The service over a small index made with the fake embedder: shapes, statuses, pages."""
+
+import pytest
+
+from index.live import LiveIndex
+from index.store import Store
+from service.app import create_app
+from service.settings import Settings
+
+PASSAGE_KEYS = {"rank", "score", "text", "doc_id", "title", "file", "paragraph", "start", "end", "url"}
+
+
+def _assert_error(response, status, *words):
+    assert response.status_code == status
+    body = response.get_json()
+    assert set(body) == {"error"} and set(body["error"]) == {"status", "code", "message"}
+    assert body["error"]["status"] == status
+    for word in words:
+        assert word in body["error"]["message"]
+
+
+def test_search_answers_with_cited_passages(fake_client):
+    response = fake_client.get("/api/search", query_string={"q": "甲镇种了多少亩一季稻", "k": 2})
+    assert response.status_code == 200
+    body = response.get_json()
+    assert set(body) == {"question", "passages", "build", "took_ms"}
+    assert body["question"] == "甲镇种了多少亩一季稻"
+    assert len(body["passages"]) == 2 and set(body["passages"][0]) == PASSAGE_KEYS
+    first = body["passages"][0]
+    assert first["rank"] == 1 and "12330亩" in first["text"]
+    assert first["url"] == f"/docs/{first['doc_id']}?start={first['start']}&end={first['end']}#p1"
+    assert set(body["build"]) == {"id", "built_at"}
+
+
+def test_ask_takes_a_json_body_and_answers_the_same(fake_client):
+    get = fake_client.get("/api/search", query_string={"q": "乙县 电子信息", "k": 3}).get_json()
+    post = fake_client.post("/api/ask", json={"question": "乙县 电子信息", "k": 3}).get_json()
+    assert [p["text"] for p in get["passages"]] == [p["text"] for p in post["passages"]]
+
+
+@pytest.mark.parametrize(
+    ("params", "words"),
+    [
+        ({}, ["question"]),
+        ({"q": ""}, ["empty"]),
+        ({"q": "   \u3000 "}, ["empty"]),
+        ({"q": "问" * 1001}, ["1001", "1000"]),
+        ({"q": "问题", "k": "0"}, ["1 to 50"]),
+        ({"q": "问题", "k": "51"}, ["1 to 50"]),
+        ({"q": "问题", "k": "five"}, ["1 to 50"]),
+    ],
+)
+def test_bad_search_input_is_a_400_saying_what_is_allowed(fake_client, params, words):
+    _assert_error(fake_client.get("/api/search", query_string=params), 400, *words)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"data": "not json", "content_type": "application/json"},
+        {"data": "question=x", "content_type": "application/x-www-form-urlencoded"},
+        {"json": ["a", "list"]},
+        {"json": {"question": 42}},
+        {"json": {"question": "问题", "k": True}},
+        {"json": {"question": "问题", "k": 2.5}},
+    ],
+)
+def test_a_body_that_is_not_a_question_object_is_a_400(fake_client, body):
+    _assert_error(fake_client.post("/api/ask", **body), 400)
+
+
+def test_unknown_document_and_route_are_404s(fake_client):
+    assert fake_client.get("/docs/nope").status_code == 404
+    _assert_error(fake_client.get("/api/nothing"), 404)
+    _assert_error(fake_client.get("/api/ask"), 405)
+
+
+def test_no_index_yet_is_a_503_saying_to_build(tmp_path, fake_embedder):
+    app = create_app(Settings.load(store=tmp_path), LiveIndex(Store(tmp_path), lambda: fake_embedder))
+    client = app.test_client()
+    _assert_error(client.get("/api/search?q=问题"), 503, "chuchu build")
+    _assert_error(client.get("/healthz"), 503, "chuchu build")
+    page = client.get("/search?q=问题")
+    assert page.status_code == 503 and "chuchu build" in page.get_data(as_text=True)
+
+
+def test_healthz_names_the_build(fake_client, fake_store):
+    body = fake_client.get("/healthz").get_json()
+    assert body["status"] == "ok" and body["build"]["id"] == fake_store.live_id()
+
+
+def test_pages_render_results_and_the_cited_passage(fake_client):
+    assert "<form" in fake_client.get("/").get_data(as_text=True)
+    html = fake_client.get("/search?q=一季稻12330亩").get_data(as_text=True)
+    assert "12330亩" in html and "/docs/a?start=" in html
+    hit = fake_client.get("/api/search?q=一季稻12330亩&k=1").get_json()["passages"][0]
+    doc = fake_client.get(hit["url"].split("#")[0]).get_data(as_text=True)
+    assert 'class="passage cited" id="p1"' in doc
+
+
+def test_an_empty_page_search_asks_for_a_question(fake_client):
+    response = fake_client.get("/search?q=")
+    assert response.status_code == 400 and "Type a question" in response.get_data(as_text=True)
