@@ -10,6 +10,8 @@ from corpus.documents import Document
 # A sentence ends at one of these marks, together with any closing quotes or brackets after it.
 _SENTENCE = re.compile(r".*?(?:[。！？；!?;]+|…{1,2}|\.{3,})[”’」』）)】\"']*|.+?$", re.S)
 _SOFT_BREAK = re.compile(r"[，,、：:]")
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_WORD = re.compile(r"[A-Za-z]{2,}|\d+(?:\.\d+)?%?")
 # What is stripped from both ends of a line: ASCII and full-width spaces, tabs, CR.
 _BLANK = " \t\r\u3000\xa0"
 
@@ -54,6 +56,15 @@ def paragraphs(text: str) -> list[_Line]:
     return lines
 
 
+def weight(text: str) -> int:
+    """How much a line says: its Chinese characters, plus two for each word or number.
+
+    Counting characters alone would let an image file name or a row of counters pass for a
+    paragraph; a Latin word carries about as much as two Chinese characters.
+    """
+    return len(_CJK.findall(text)) + 2 * len(_WORD.findall(text))
+
+
 def sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """Sentence spans within text[start:end], closing quotes kept with their sentence."""
     spans = []
@@ -66,7 +77,7 @@ def sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
 def split_document(doc: Document, options: SplitOptions = SplitOptions()) -> list[Passage]:
     """Cut a document into passages: paragraphs, then sentences for paragraphs too long.
 
-    Lines shorter than ``min_chars`` (a section number, a heading, a stray token) are not
+    Lines that weigh less than ``min_chars`` (a section number, a heading, a stray token) are not
     passages of their own: they lead into the next paragraph's passage, because short passages
     sit close to every question in embedding space and crowd the dense results.
     """
@@ -74,7 +85,7 @@ def split_document(doc: Document, options: SplitOptions = SplitOptions()) -> lis
     spans: list[tuple[int, int, int]] = []  # (paragraph number, start, end)
     pending: list[_Line] = []
     for line in paragraphs(text):
-        if line.end - line.start < options.min_chars:
+        if weight(text[line.start : line.end]) < options.min_chars:
             pending.append(line)
             continue
         lead = _lead_in(pending, line, options)
@@ -86,10 +97,7 @@ def split_document(doc: Document, options: SplitOptions = SplitOptions()) -> lis
     if pending and pending[-1].end - pending[0].start >= options.min_chars:
         for s, e in _pack([(p.start, p.end) for p in pending], options.max_chars):
             spans.append((_number_at(pending, s), s, e))
-    return [
-        Passage(doc.doc_id, doc.file, n, para, s, e, text[s:e])
-        for n, (para, s, e) in enumerate(spans, start=1)
-    ]
+    return [Passage(doc.doc_id, doc.file, n, para, s, e, text[s:e]) for n, (para, s, e) in enumerate(spans, start=1)]
 
 
 def _lead_in(pending: list[_Line], line: _Line, options: SplitOptions) -> list[_Line]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -60,7 +60,7 @@ def build_index(
         vectors = _embed(embedder, passages, batch_size, progress)
         manifest = Manifest(
             build_id=build_id,
-            built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            built_at=datetime.now(UTC).isoformat(timespec="seconds"),
             model=embedder.name,
             model_fingerprint=embedder.fingerprint,
             dimension=embedder.dimension,

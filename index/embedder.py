@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -34,7 +36,7 @@ class SentenceTransformerEmbedder:
     def __init__(self, model: object, name: str) -> None:
         self.model = model
         self.name = name
-        self.dimension = int(model.get_sentence_embedding_dimension())  # type: ignore[attr-defined]
+        self.dimension = int(model.get_embedding_dimension())  # type: ignore[attr-defined]
         prompts = getattr(model, "prompts", {}) or {}
         # e5-style models were trained with these prefixes; models without them get none.
         self._query_prompt = "query" if "query" in prompts else None
@@ -63,8 +65,13 @@ class SentenceTransformerEmbedder:
 
 def load_embedder(model: str, cache_dir: Path) -> SentenceTransformerEmbedder:
     """Load the default model (converted on first use) or any sentence-transformers model."""
+    # Nothing may be fetched at run time: make the hub libraries fail fast instead of trying.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()
     if model == DEFAULT_MODEL:
         from index.default_model import DEFAULT_MODEL_NAME, ensure_default_model
 
@@ -80,7 +87,7 @@ def load_embedder(model: str, cache_dir: Path) -> SentenceTransformerEmbedder:
             "sentence-transformers folder, a model already in the local Hugging Face cache, "
             f"or {DEFAULT_MODEL!r}."
         ) from exc
-    log.info("loaded model %s (%d dimensions)", name, st.get_sentence_embedding_dimension())
+    log.info("loaded model %s (%d dimensions)", name, st.get_embedding_dimension())
     return SentenceTransformerEmbedder(st, name)
 
 

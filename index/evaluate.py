@@ -6,9 +6,9 @@ import json
 import re
 import unicodedata
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 from corpus.errors import BadInput
 

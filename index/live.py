@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
+from corpus.errors import IndexUnavailable
 from index.embedder import Embedder
 from index.search import Searcher
 from index.snapshot import read_snapshot
@@ -58,6 +59,14 @@ class LiveIndex:
                 log.info("serving build %s", self._searcher.snapshot.build_id)
             self._checked = now
             return self._searcher
+
+    def warm_up(self) -> None:
+        """Load the model and the live build now, so the first request is as fast as the rest."""
+        try:
+            self.searcher()
+        except IndexUnavailable as exc:  # the service still starts, and answers 503 saying why
+            log.warning("%s", exc.message)
+            _ = self.embedder
 
     @property
     def path(self) -> Path:

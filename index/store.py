@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from corpus.errors import IndexCorrupt, IndexMissing
@@ -43,14 +43,13 @@ class Store:
         path = self.builds / build_id
         if not path.is_dir():
             raise IndexCorrupt(
-                f"{self.root / POINTER} names build {build_id!r}, but {path} does not exist; "
-                "run `chuchu build` again."
+                f"{self.root / POINTER} names build {build_id!r}, but {path} does not exist; run `chuchu build` again."
             )
         return path
 
     def start(self) -> tuple[str, Path]:
         """A new build id and the empty working directory to write it into."""
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         build_id = f"{stamp}-{secrets.token_hex(3)}"
         work = self.builds / (build_id + PARTIAL)
         work.mkdir(parents=True)

@@ -6,8 +6,9 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from corpus.errors import ChuchuError
 from service.settings import Settings
@@ -25,13 +26,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             host=getattr(args, "host", None),
             port=getattr(args, "port", None),
         )
-        logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+        configure_logging(settings.log_level)
         return int(args.run(args, settings) or 0)
     except ChuchuError as exc:
         print(f"chuchu: {exc.message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def configure_logging(level: str) -> None:
+    """Log to stderr once, at the entry point."""
+    logging.basicConfig(level=level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    # faiss logs at INFO each CPU-specific module it tries and does not find: noise, not news.
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
 
 
 def _parser() -> argparse.ArgumentParser:

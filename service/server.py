@@ -33,10 +33,8 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         # Each worker builds its own app and loads the model and index before taking requests,
         # so the first question is as fast as the rest.
         app = create_app(self.settings)
-        try:
-            app.extensions["chuchu"].searcher()
-        except Exception:  # no index yet: the app answers 503 with what to do
-            app.extensions["chuchu"].embedder
+        live = app.extensions["chuchu"]
+        live.warm_up()
         return app
 
 

@@ -1,0 +1,70 @@
+"""The real model on the real corpus: API, pages and CLI over a build in a temporary store."""
+
+import json
+
+import pytest
+
+from service.cli import main
+
+pytestmark = pytest.mark.integration
+
+QUESTION = "上埠镇今年种了多少亩一季稻"
+
+
+def test_the_rice_question_finds_the_12330_mu_passage_first(client, built_store):
+    body = client.get("/api/search", query_string={"q": QUESTION}).get_json()
+    first = body["passages"][0]
+    assert "12330亩" in first["text"]
+    doc = built_store.live_path() / "documents.jsonl"
+    texts = {row["file"]: row["text"] for row in map(json.loads, doc.read_text(encoding="utf-8").splitlines())}
+    assert texts[first["file"]][first["start"] : first["end"]] == first["text"]
+    # and the file on disk, not only the stored copy, has the same characters there
+    from tests.conftest import CORPUS
+
+    source = (CORPUS / first["file"]).read_text(encoding="utf-8")
+    assert source[first["start"] : first["end"]] == first["text"]
+    assert body["build"]["id"] == built_store.live_id()
+
+
+def test_english_questions_reach_chinese_passages(client):
+    body = client.post(
+        "/api/ask",
+        json={"question": "Which two township health centers in Yujiang have completed construction?", "k": 5},
+    ).get_json()
+    assert any("刘垦卫生院" in p["text"] for p in body["passages"])
+
+
+def test_the_document_view_highlights_the_cited_passage(client):
+    first = client.get("/api/search", query_string={"q": QUESTION, "k": 1}).get_json()["passages"][0]
+    html = client.get(first["url"].split("#")[0]).get_data(as_text=True)
+    anchor = first["url"].split("#")[1]
+    assert f'class="passage cited" id="{anchor}"' in html
+    assert "12330亩" in html
+
+
+def test_cli_ask_prints_citations(built_store, capsys):
+    assert main(["ask", QUESTION, "-k", "2", "--store", str(built_store.root)]) == 0
+    out = capsys.readouterr().out
+    assert "12330亩" in out and ".txt ¶" in out
+
+
+def test_cli_ask_json_is_the_api_shape(built_store, capsys):
+    assert main(["ask", QUESTION, "-k", "3", "--json", "--store", str(built_store.root)]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert len(body["passages"]) == 3 and "12330亩" in body["passages"][0]["text"]
+
+
+def test_cli_eval_prints_the_table(built_store, capsys):
+    from tests.conftest import DEV_QUESTIONS
+
+    assert main(["eval", "--questions", str(DEV_QUESTIONS), "--json", "--store", str(built_store.root)]) == 0
+    table = json.loads(capsys.readouterr().out)
+    assert {"overall", "fact", "number", "english", "unanswerable"} <= set(table)
+    assert 0.0 <= table["overall"]["recall@5"] <= 1.0
+
+
+def test_cli_errors_are_one_line_and_exit_2(tmp_path, capsys):
+    assert main(["ask", "问题", "--store", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("chuchu: No index") and "chuchu build" in err
+    assert main(["ask", "  ", "--store", str(tmp_path)]) == 2
