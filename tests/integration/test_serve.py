@@ -77,6 +77,22 @@ def test_serve_answers_over_http_with_gunicorn(server):
     assert "12330亩" in body["passages"][0]["text"]
 
 
+def test_serve_takes_a_question_sent_as_raw_utf8(server):
+    # What `curl 'http://…/api/search?q=上埠镇…'` sends: the URL's UTF-8 bytes, unencoded.
+    host, port = server.removeprefix("http://").split(":")
+    target = "/api/search?q=上埠镇今年种了多少亩一季稻&k=1".encode()
+    with socket.create_connection((host, int(port)), timeout=30) as s:
+        s.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        response = b""
+        while chunk := s.recv(65536):
+            response += chunk
+    head, _, body = response.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    answer = json.loads(body)
+    assert answer["question"] == "上埠镇今年种了多少亩一季稻"
+    assert "12330亩" in answer["passages"][0]["text"]
+
+
 def test_serve_reports_bad_input_and_health(server):
     status, _, body = get(f"{server}/api/search?q=%20")
     assert status == 400 and "empty" in body["error"]["message"]
