@@ -11,6 +11,8 @@ from corpus.documents import Document
 _SENTENCE = re.compile(r".*?(?:[。！？；!?;]+|…{1,2}|\.{3,})[”’」』）)】\"']*|.+?$", re.S)
 _SOFT_BREAK = re.compile(r"[，,、：:]")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+# A heading ends without punctuation; a photo credit ends with 摄.
+_NOT_HEADING_ENDS = tuple("。，,；;！!？?、：:摄")
 _WORD = re.compile(r"[A-Za-z]{2,}|\d+(?:\.\d+)?%?")
 # What is stripped from both ends of a line: ASCII and full-width spaces, tabs, CR.
 _BLANK = " \t\r\u3000\xa0"
@@ -35,6 +37,7 @@ class Passage:
     start: int
     end: int
     text: str
+    heading: str = ""  # the section heading above the passage, "" when there is none
 
 
 @dataclass(frozen=True)
@@ -82,22 +85,39 @@ def split_document(doc: Document, options: SplitOptions = SplitOptions()) -> lis
     sit close to every question in embedding space and crowd the dense results.
     """
     text = doc.text
-    spans: list[tuple[int, int, int]] = []  # (paragraph number, start, end)
+    spans: list[tuple[int, int, int, str]] = []  # (paragraph number, start, end, heading)
     pending: list[_Line] = []
+    heading = ""
     for line in paragraphs(text):
         if weight(text[line.start : line.end]) < options.min_chars:
             pending.append(line)
             continue
+        heading = _heading(text, pending) or heading
         lead = _lead_in(pending, line, options)
         pending = []
         first = lead[0] if lead else line
         pieces = _pieces(text, line.start, line.end, options.max_chars)
         for i, (s, e) in enumerate(pieces):
-            spans.append((first.number if i == 0 else line.number, first.start if i == 0 else s, e))
+            spans.append((first.number if i == 0 else line.number, first.start if i == 0 else s, e, heading))
     if pending and pending[-1].end - pending[0].start >= options.min_chars:
         for s, e in _pack([(p.start, p.end) for p in pending], options.max_chars):
-            spans.append((_number_at(pending, s), s, e))
-    return [Passage(doc.doc_id, doc.file, n, para, s, e, text[s:e]) for n, (para, s, e) in enumerate(spans, start=1)]
+            spans.append((_number_at(pending, s), s, e, heading))
+    return [
+        Passage(doc.doc_id, doc.file, n, para, s, e, text[s:e], h) for n, (para, s, e, h) in enumerate(spans, start=1)
+    ]
+
+
+def _heading(text: str, stubs: list[_Line]) -> str:
+    """The heading among the short lines above a paragraph: the last that reads like one.
+
+    Photo credits ("… 摄") and file names are not headings, nor is a bare section number.
+    """
+    for line in reversed(stubs):
+        candidate = text[line.start : line.end]
+        if candidate.endswith(_NOT_HEADING_ENDS) or "." in candidate or not _CJK.search(candidate):
+            continue
+        return candidate
+    return ""
 
 
 def _lead_in(pending: list[_Line], line: _Line, options: SplitOptions) -> list[_Line]:

@@ -16,6 +16,8 @@ from corpus.documents import read_corpus
 from corpus.errors import BuildError, ChuchuError
 from corpus.splitting import Passage, SplitOptions, split_document
 from index.embedder import Embedder
+from index.fusion import Fusion
+from index.lexical import LexicalIndex
 from index.manifest import Manifest
 from index.snapshot import write_snapshot
 from index.store import Store
@@ -23,7 +25,7 @@ from index.store import Store
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]  # (passages embedded so far, total)
-_LIBRARIES = ("faiss-cpu", "numpy", "sentence-transformers", "torch", "transformers", "chuchu")
+_LIBRARIES = ("faiss-cpu", "numpy", "scipy", "opencc", "sentence-transformers", "torch", "transformers", "chuchu")
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ def build_index(
     options: SplitOptions = SplitOptions(),
     batch_size: int = 32,
     progress: Progress | None = None,
+    fusion: Fusion = Fusion(),
 ) -> BuildSummary:
     """Build an index of corpus_dir and publish it as the store's live build."""
     began = time.perf_counter()
@@ -58,6 +61,9 @@ def build_index(
     build_id, work = store.start()
     try:
         vectors = _embed(embedder, passages, batch_size, progress)
+        titles = {d.doc_id: d.title for d in corpus.documents}
+        lexical = LexicalIndex.build([p.text for p in passages])
+        context = LexicalIndex.build([f"{titles[p.doc_id]} {p.heading}" for p in passages])
         manifest = Manifest(
             build_id=build_id,
             built_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -68,9 +74,9 @@ def build_index(
             passages=len(passages),
             corpus_hash=corpus.hash,
             versions=_versions(),
-            settings={"max_chars": options.max_chars, "min_chars": options.min_chars},
+            settings={"max_chars": options.max_chars, "min_chars": options.min_chars, "fusion": fusion.record()},
         )
-        write_snapshot(work, manifest, vectors, passages, list(corpus.documents))
+        write_snapshot(work, manifest, vectors, passages, list(corpus.documents), lexical, context)
         path = store.publish(build_id)
     except ChuchuError:
         store.abandon(build_id)

@@ -9,7 +9,7 @@ from typing import Any
 
 from corpus.errors import IndexCorrupt
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 
 

@@ -2,22 +2,41 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
 
 from corpus.documents import Document
+from corpus.errors import BadInput
 from corpus.splitting import Passage
 from index.embedder import Embedder
+from index.fusion import MODES, Fusion
 from index.snapshot import Snapshot
 
 
 @dataclass(frozen=True)
 class Hit:
-    """One ranked passage."""
+    """One ranked passage, with the scores of each leg (explain shows them)."""
 
     rank: int
-    score: float
+    score: float  # what the ranking used: fused in hybrid mode, else the one leg's score
     passage: Passage
     document: Document
+    dense: float
+    lexical: float
+    terms: tuple[str, ...] = ()  # the question's terms found in the passage
+    dense_rank: int = 0
+    lexical_rank: int = 0
+
+
+@dataclass(frozen=True)
+class Result:
+    """The hits for one question, and how long each stage took."""
+
+    hits: list[Hit]
+    mode: str
+    timings_ms: dict[str, float] = field(default_factory=dict)
 
 
 class Searcher:
@@ -27,16 +46,67 @@ class Searcher:
         snapshot.manifest.check_model(snapshot.path, embedder.name, embedder.fingerprint, embedder.dimension)
         self.snapshot = snapshot
         self.embedder = embedder
+        self.fusion = Fusion(**snapshot.manifest.settings.get("fusion", {}))
 
-    def search(self, question: str, k: int) -> list[Hit]:
-        """The k passages nearest to the question, best first."""
-        query = self.embedder.embed_queries([question])
-        k = min(k, len(self.snapshot.passages))
-        scores, ids = self.snapshot.vectors.search(query, k)
+    def search(self, question: str, k: int, mode: str = "hybrid") -> list[Hit]:
+        """The k best passages for the question, best first."""
+        return self.run(question, k, mode).hits
+
+    def run(self, question: str, k: int, mode: str = "hybrid") -> Result:
+        """Search, keeping the per-stage timings."""
+        if mode not in MODES:
+            raise BadInput(f"mode must be one of {', '.join(MODES)}, not {mode!r}.")
+        timings: dict[str, float] = {}
+        clock = time.perf_counter()
+        n = len(self.snapshot.passages)
+        dense = self._dense(question, n)
+        timings["dense_ms"] = (time.perf_counter() - clock) * 1000
+        clock = time.perf_counter()
+        body = self.snapshot.lexical.score(question)
+        context = self.snapshot.context.score(question)
+        lexical = self.fusion.lexical(body.scores, context.scores)
+        timings["lexical_ms"] = (time.perf_counter() - clock) * 1000
+        clock = time.perf_counter()
+        if mode == "dense":
+            ranking = dense
+        elif mode == "lexical":
+            ranking = lexical
+        else:
+            ranking = self.fusion.combine(dense, lexical)
+        order = np.argsort(-ranking, kind="stable")[: min(k, n)]
+        dense_rank = _ranks(dense)
+        lexical_rank = _ranks(lexical)
         hits = []
-        for rank, (score, i) in enumerate(zip(scores[0], ids[0]), start=1):
-            if i < 0:
-                continue
+        for rank, i in enumerate(order, start=1):
             passage = self.snapshot.passages[i]
-            hits.append(Hit(rank, float(score), passage, self.snapshot.documents[passage.doc_id]))
-        return hits
+            hits.append(
+                Hit(
+                    rank=rank,
+                    score=float(ranking[i]),
+                    passage=passage,
+                    document=self.snapshot.documents[passage.doc_id],
+                    dense=float(dense[i]),
+                    lexical=float(lexical[i]),
+                    terms=tuple(body.matched(int(i))),
+                    dense_rank=int(dense_rank[i]),
+                    lexical_rank=int(lexical_rank[i]) if lexical[i] > 0 else 0,
+                )
+            )
+        timings["fusion_ms"] = (time.perf_counter() - clock) * 1000
+        return Result(hits, mode, timings)
+
+    def _dense(self, question: str, n: int) -> np.ndarray:
+        """Cosine similarity of the question with every passage."""
+        query = self.embedder.embed_queries([question])
+        scores, ids = self.snapshot.vectors.search(query, n)
+        dense = np.full(n, -1.0, dtype=np.float32)
+        valid = ids[0] >= 0
+        dense[ids[0][valid]] = scores[0][valid]
+        return dense
+
+
+def _ranks(scores: np.ndarray) -> np.ndarray:
+    """1-based rank of every passage under one score."""
+    ranks = np.empty(len(scores), dtype=np.int64)
+    ranks[np.argsort(-scores, kind="stable")] = np.arange(1, len(scores) + 1)
+    return ranks

@@ -6,6 +6,8 @@ Files of a build directory (plain formats, no pickle)::
     vectors.faiss      FAISS inner-product index of the normalised passage vectors
     passages.jsonl     one passage a line, in vector order
     documents.jsonl    one document a line, with the decoded text the offsets refer to
+    lexical.npz/.json  BM25 over the passage text (index.lexical)
+    context.npz/.json  BM25 over each passage's title and heading
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numpy as np
 from corpus.documents import Document
 from corpus.errors import IndexCorrupt
 from corpus.splitting import Passage
+from index.lexical import LexicalIndex
 from index.manifest import Manifest
 
 VECTORS = "vectors.faiss"
@@ -37,6 +40,8 @@ class Snapshot:
     vectors: Any  # faiss.Index
     passages: tuple[Passage, ...]
     documents: dict[str, Document]
+    lexical: LexicalIndex
+    context: LexicalIndex
 
     @property
     def build_id(self) -> str:
@@ -50,8 +55,12 @@ def write_snapshot(
     vectors: np.ndarray,
     passages: list[Passage],
     documents: list[Document],
+    lexical: LexicalIndex,
+    context: LexicalIndex,
 ) -> None:
     """Write a build's files into its working directory."""
+    lexical.save(directory, "lexical")
+    context.save(directory, "context")
     index = faiss.IndexFlatIP(vectors.shape[1])
     index.add(vectors)
     faiss.write_index(index, str(directory / VECTORS))
@@ -80,7 +89,9 @@ def read_snapshot(directory: Path) -> Snapshot:
             f"{directory / VECTORS} holds {vectors.d}-dimensional vectors, the manifest says "
             f"{manifest.dimension}; run `chuchu build` again."
         )
-    return Snapshot(directory, manifest, vectors, passages, documents)
+    lexical = LexicalIndex.load(directory, len(passages), "lexical")
+    context = LexicalIndex.load(directory, len(passages), "context")
+    return Snapshot(directory, manifest, vectors, passages, documents, lexical, context)
 
 
 def _write_jsonl(path: Path, rows: Any) -> None:

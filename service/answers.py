@@ -8,16 +8,16 @@ from typing import Any
 from flask import url_for
 
 from index.live import LiveIndex
-from index.search import Hit, Searcher
+from index.search import Hit, Result, Searcher
 from service.queries import Query
 
 
-def answer(live: LiveIndex, query: Query) -> tuple[Searcher, list[Hit], float]:
-    """Search the live build; returns the searcher used, its hits and the milliseconds taken."""
+def answer(live: LiveIndex, query: Query) -> tuple[Searcher, Result, float]:
+    """Search the live build; returns the searcher used, its result and the milliseconds taken."""
     began = time.perf_counter()
     searcher = live.searcher()
-    hits = searcher.search(query.question, query.k)
-    return searcher, hits, (time.perf_counter() - began) * 1000
+    result = searcher.run(query.question, query.k, query.mode)
+    return searcher, result, (time.perf_counter() - began) * 1000
 
 
 def passage_url(hit: Hit) -> str:
@@ -26,10 +26,10 @@ def passage_url(hit: Hit) -> str:
     return url_for("pages.document", doc_id=p.doc_id, start=p.start, end=p.end, _anchor=f"p{p.number}")
 
 
-def hit_json(hit: Hit) -> dict[str, Any]:
+def hit_json(hit: Hit, explain: bool = False) -> dict[str, Any]:
     """One passage of an answer."""
     p = hit.passage
-    return {
+    body = {
         "rank": hit.rank,
         "score": round(hit.score, 4),
         "text": p.text,
@@ -39,16 +39,31 @@ def hit_json(hit: Hit) -> dict[str, Any]:
         "paragraph": p.paragraph,
         "start": p.start,
         "end": p.end,
+        "heading": p.heading,
         "url": passage_url(hit),
     }
+    if explain:
+        body["explain"] = {
+            "dense_score": round(hit.dense, 4),
+            "dense_rank": hit.dense_rank,
+            "lexical_score": round(hit.lexical, 4),
+            "lexical_rank": hit.lexical_rank or None,
+            "matched_terms": list(hit.terms),
+            "fused_rank": hit.rank,
+        }
+    return body
 
 
-def answer_json(query: Query, searcher: Searcher, hits: list[Hit], took_ms: float) -> dict[str, Any]:
+def answer_json(query: Query, searcher: Searcher, result: Result, took_ms: float) -> dict[str, Any]:
     """The whole answer to a question."""
     manifest = searcher.snapshot.manifest
-    return {
+    body: dict[str, Any] = {
         "question": query.question,
-        "passages": [hit_json(h) for h in hits],
+        "mode": result.mode,
+        "passages": [hit_json(h, query.explain) for h in result.hits],
         "build": {"id": manifest.build_id, "built_at": manifest.built_at},
         "took_ms": round(took_ms, 1),
     }
+    if query.explain:
+        body["timings_ms"] = {name: round(ms, 2) for name, ms in result.timings_ms.items()}
+    return body

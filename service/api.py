@@ -46,5 +46,5 @@ def healthz() -> Any:
 
 def _answer(params: Any) -> Any:
     query = parse_query(params, current_app.extensions["chuchu.settings"])
-    searcher, hits, took_ms = answer(current_app.extensions["chuchu"], query)
-    return jsonify(answer_json(query, searcher, hits, took_ms))
+    searcher, result, took_ms = answer(current_app.extensions["chuchu"], query)
+    return jsonify(answer_json(query, searcher, result, took_ms))

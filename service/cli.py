@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from corpus.errors import ChuchuError
+from index.fusion import MODES
 from service.settings import Settings
 
 log = logging.getLogger("chuchu")
@@ -69,6 +70,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--questions", type=Path, required=True, help="A JSONL file in the format of shared/eval.")
     p.add_argument("-k", type=int, default=10, help="Passages retrieved per question (default 10).")
     p.add_argument("--json", action="store_true", help="Print the figures as JSON.")
+    p.add_argument("--mode", choices=MODES, default="hybrid", help="Ranking to measure (default hybrid).")
+    p.add_argument("--compare", action="store_true", help="Measure the three modes side by side.")
     p.add_argument("--store", type=Path, help="Directory of the index builds.")
     p.set_defaults(run=_eval)
 
@@ -137,9 +140,10 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
     with app.test_request_context():
         from service.answers import answer, answer_json
 
-        searcher, hits, took_ms = answer(app.extensions["chuchu"], query)
+        searcher, result, took_ms = answer(app.extensions["chuchu"], query)
+        hits = result.hits
         if args.json:
-            print(json.dumps(answer_json(query, searcher, hits, took_ms), ensure_ascii=False, indent=2))
+            print(json.dumps(answer_json(query, searcher, result, took_ms), ensure_ascii=False, indent=2))
             return 0
         for hit in hits:
             p = hit.passage
@@ -154,21 +158,32 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
 
     questions = evaluate.load_questions(args.questions)
     searcher = _live(settings).searcher()
+    modes = MODES if args.compare else (args.mode,)
+    tables = {}
+    for mode in modes:
 
-    def retrieve(question: str) -> tuple[list[str], bool]:
-        return [h.passage.text for h in searcher.search(question, args.k)], False
+        def retrieve(question: str, mode: str = mode) -> tuple[list[str], bool]:
+            return [h.passage.text for h in searcher.search(question, args.k, mode)], False
 
-    table = evaluate.by_type(evaluate.run(questions, retrieve))
+        tables[mode] = evaluate.by_type(evaluate.run(questions, retrieve))
     if args.json:
-        print(json.dumps({t: _scores_json(s) for t, s in table.items()}, ensure_ascii=False, indent=2))
-        return 0
-    print(f"{'type':<16}{'n':>4}{'R@1':>8}{'R@5':>8}{'R@10':>8}{'MRR@10':>8}{'abstain':>9}")
-    for name, s in table.items():
-        abstain = f"{s.abstention_accuracy:.2f}" if s.abstention_accuracy is not None else "-"
         print(
-            f"{name:<16}{s.questions:>4}{s.recall[1]:>8.3f}{s.recall[5]:>8.3f}{s.recall[10]:>8.3f}"
-            f"{s.mrr10:>8.3f}{abstain:>9}"
+            json.dumps(
+                {m: {t: _scores_json(s) for t, s in table.items()} for m, table in tables.items()},
+                ensure_ascii=False,
+                indent=2,
+            )
         )
+        return 0
+    header = f"{'type':<16}{'n':>4}" + "".join(f"  {m + ' R@1':>12}{'R@5':>6}{'R@10':>6}{'MRR':>6}" for m in tables)
+    print(header)
+    for name in next(iter(tables.values())):
+        row = f"{name:<16}{tables[modes[0]][name].questions:>4}"
+        for table in tables.values():
+            s = table[name]
+            row += f"  {s.recall[1]:>12.3f}{s.recall[5]:>6.3f}{s.recall[10]:>6.3f}{s.mrr10:>6.3f}"
+        print(row)
+    print(f"build {searcher.snapshot.build_id}; {len(questions)} questions from {args.questions}")
     return 0
 
 

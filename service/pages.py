@@ -36,7 +36,8 @@ def search() -> Any:
     if not request.args.get("q", "").strip():
         return render_template("home.html", error="Type a question first."), 400
     query = parse_query(request.args, settings)
-    searcher, hits, took_ms = answer(current_app.extensions["chuchu"], query)
+    searcher, result, took_ms = answer(current_app.extensions["chuchu"], query)
+    hits = result.hits
     return render_template(
         "results.html",
         query=query,

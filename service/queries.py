@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from corpus.errors import BadInput
+from index.fusion import MODES
 from service.settings import Settings
 
 
@@ -16,6 +17,8 @@ class Query:
 
     question: str
     k: int
+    mode: str = "hybrid"
+    explain: bool = False
 
 
 def parse_query(params: Mapping[str, Any], settings: Settings) -> Query:
@@ -32,7 +35,32 @@ def parse_query(params: Mapping[str, Any], settings: Settings) -> Query:
         raise BadInput(
             f"The question is {len(question)} characters long; at most {settings.max_question_chars} are allowed."
         )
-    return Query(question, parse_k(params.get("k"), settings))
+    return Query(
+        question,
+        parse_k(params.get("k"), settings),
+        parse_mode(params.get("mode")),
+        parse_flag(params.get("explain"), "explain"),
+    )
+
+
+def parse_mode(raw: Any) -> str:
+    """The ranking asked for: hybrid (the default), dense or lexical."""
+    if raw is None or raw == "":
+        return "hybrid"
+    if raw not in MODES:
+        raise BadInput(f"mode must be one of {', '.join(MODES)}, not {raw!r}.")
+    return str(raw)
+
+
+def parse_flag(raw: Any, name: str) -> bool:
+    """A yes/no parameter: true/false in JSON, 1/0 or true/false in a query string."""
+    if raw is None or raw == "":
+        return False
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.lower() in ("1", "true", "yes", "0", "false", "no"):
+        return raw.lower() in ("1", "true", "yes")
+    raise BadInput(f"{name} must be true or false (1 or 0 in a query string), not {raw!r}.")
 
 
 def parse_k(raw: Any, settings: Settings) -> int:

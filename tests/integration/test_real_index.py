@@ -57,10 +57,15 @@ def test_cli_ask_json_is_the_api_shape(built_store, capsys):
 def test_cli_eval_prints_the_table(built_store, capsys):
     from tests.conftest import DEV_QUESTIONS
 
-    assert main(["eval", "--questions", str(DEV_QUESTIONS), "--json", "--store", str(built_store.root)]) == 0
-    table = json.loads(capsys.readouterr().out)
-    assert {"overall", "fact", "number", "english", "unanswerable"} <= set(table)
-    assert 0.0 <= table["overall"]["recall@5"] <= 1.0
+    argv = ["eval", "--questions", str(DEV_QUESTIONS), "--json", "--compare", "--store", str(built_store.root)]
+    assert main(argv) == 0
+    tables = json.loads(capsys.readouterr().out)
+    assert set(tables) == {"hybrid", "dense", "lexical"}
+    assert {"overall", "fact", "number", "english", "unanswerable"} <= set(tables["hybrid"])
+    assert tables["hybrid"]["overall"]["recall@5"] >= tables["dense"]["overall"]["recall@5"]
+    assert main(["eval", "--questions", str(DEV_QUESTIONS), "--store", str(built_store.root)]) == 0
+    out = capsys.readouterr().out
+    assert "hybrid R@1" in out and "overall" in out
 
 
 def test_cli_errors_are_one_line_and_exit_2(tmp_path, capsys):

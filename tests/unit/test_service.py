@@ -7,7 +7,7 @@ from index.store import Store
 from service.app import create_app
 from service.settings import Settings
 
-PASSAGE_KEYS = {"rank", "score", "text", "doc_id", "title", "file", "paragraph", "start", "end", "url"}
+PASSAGE_KEYS = {"rank", "score", "text", "doc_id", "title", "file", "paragraph", "start", "end", "heading", "url"}
 
 
 def _assert_error(response, status, *words):
@@ -23,7 +23,8 @@ def test_search_answers_with_cited_passages(fake_client):
     response = fake_client.get("/api/search", query_string={"q": "甲镇种了多少亩一季稻", "k": 2})
     assert response.status_code == 200
     body = response.get_json()
-    assert set(body) == {"question", "passages", "build", "took_ms"}
+    assert set(body) == {"question", "mode", "passages", "build", "took_ms"}
+    assert body["mode"] == "hybrid"
     assert body["question"] == "甲镇种了多少亩一季稻"
     assert len(body["passages"]) == 2 and set(body["passages"][0]) == PASSAGE_KEYS
     first = body["passages"][0]
@@ -48,6 +49,8 @@ def test_ask_takes_a_json_body_and_answers_the_same(fake_client):
         ({"q": "问题", "k": "0"}, ["1 to 50"]),
         ({"q": "问题", "k": "51"}, ["1 to 50"]),
         ({"q": "问题", "k": "five"}, ["1 to 50"]),
+        ({"q": "问题", "mode": "fuzzy"}, ["hybrid, dense, lexical"]),
+        ({"q": "问题", "explain": "maybe"}, ["true or false"]),
     ],
 )
 def test_bad_search_input_is_a_400_saying_what_is_allowed(fake_client, params, words):
@@ -101,3 +104,20 @@ def test_pages_render_results_and_the_cited_passage(fake_client):
 def test_an_empty_page_search_asks_for_a_question(fake_client):
     response = fake_client.get("/search?q=")
     assert response.status_code == 400 and "Type a question" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
+def test_each_mode_answers_and_says_which_it_used(fake_client, mode):
+    body = fake_client.get("/api/search", query_string={"q": "一季稻12330亩", "mode": mode}).get_json()
+    assert body["mode"] == mode and "12330亩" in body["passages"][0]["text"]
+
+
+def test_explain_gives_both_legs_matched_terms_and_timings(fake_client):
+    body = fake_client.post("/api/ask", json={"question": "一季稻12330亩", "k": 2, "explain": True}).get_json()
+    first = body["passages"][0]["explain"]
+    assert set(first) == {"dense_score", "dense_rank", "lexical_score", "lexical_rank", "matched_terms", "fused_rank"}
+    assert "12330亩" in first["matched_terms"] and "一季" in first["matched_terms"]
+    assert first["fused_rank"] == 1 and first["lexical_score"] > 0
+    assert set(body["timings_ms"]) == {"dense_ms", "lexical_ms", "fusion_ms"}
+    plain = fake_client.get("/api/search", query_string={"q": "一季稻12330亩"}).get_json()
+    assert "explain" not in plain["passages"][0] and "timings_ms" not in plain

@@ -1,0 +1,102 @@
+"""The lexical index: BM25 over character unigrams, bigrams and numbers (corpus.terms).
+
+Stored beside the vectors as plain files (no pickle): ``lexical.npz`` holds the passage × term
+BM25 weight matrix in compressed-sparse-column form, ``lexical.json`` the vocabulary and the
+parameters. Weights are computed at build time, so a query is a sum of a few matrix columns.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from corpus.errors import IndexCorrupt
+from corpus.terms import terms
+
+NAME = "lexical"  # files are <name>.npz and <name>.json
+
+
+@dataclass(frozen=True)
+class LexicalScores:
+    """BM25 scores of every passage for one question, and the question's terms found."""
+
+    scores: np.ndarray  # one float per passage
+    terms: tuple[str, ...]  # the question's terms that occur in the index
+    matrix: sp.csc_matrix  # passages × those terms, for the matched terms of a hit
+
+    def matched(self, passage: int) -> list[str]:
+        """The question's terms that occur in one passage."""
+        row = self.matrix.getrow(passage) if self.matrix.shape[1] else None
+        return [self.terms[j] for j in row.indices] if row is not None else []
+
+
+class LexicalIndex:
+    """BM25 (Okapi) with precomputed weights."""
+
+    def __init__(self, weights: sp.csc_matrix, vocabulary: dict[str, int], k1: float, b: float) -> None:
+        self.weights = weights
+        self.vocabulary = vocabulary
+        self.terms = sorted(vocabulary, key=vocabulary.__getitem__)
+        self.k1, self.b = k1, b
+
+    @classmethod
+    def build(cls, texts: Sequence[str], k1: float = 1.2, b: float = 0.75) -> LexicalIndex:
+        """Index texts (one per passage, in vector order)."""
+        vocabulary: dict[str, int] = {}
+        rows, cols, tfs, lengths = [], [], [], []
+        for i, text in enumerate(texts):
+            counts = Counter(terms(text))
+            lengths.append(sum(counts.values()))
+            for term, tf in counts.items():
+                rows.append(i)
+                cols.append(vocabulary.setdefault(term, len(vocabulary)))
+                tfs.append(tf)
+        n = len(texts)
+        tf = sp.csr_matrix((np.array(tfs, np.float32), (rows, cols)), shape=(n, len(vocabulary)))
+        df = np.bincount(np.array(cols, dtype=np.int64), minlength=len(vocabulary))
+        idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
+        dl = np.array(lengths, np.float32)
+        norm = k1 * (1 - b + b * dl / max(float(dl.mean()), 1.0))
+        tf = tf.tocoo()
+        data = idf[tf.col] * tf.data * (k1 + 1) / (tf.data + norm[tf.row])
+        weights = sp.csc_matrix((data.astype(np.float32), (tf.row, tf.col)), shape=tf.shape)
+        return cls(weights, vocabulary, k1, b)
+
+    def score(self, question: str) -> LexicalScores:
+        """BM25 of every passage for the question; all zeros when no term occurs."""
+        ids = sorted({self.vocabulary[t] for t in terms(question) if t in self.vocabulary})
+        matrix = self.weights[:, ids] if ids else sp.csc_matrix((self.weights.shape[0], 0), dtype=np.float32)
+        scores = np.asarray(matrix.sum(axis=1)).ravel() if ids else np.zeros(self.weights.shape[0], np.float32)
+        return LexicalScores(scores, tuple(self.terms[i] for i in ids), matrix)
+
+    def save(self, directory: Path, name: str = NAME) -> None:
+        """Write <name>.npz and <name>.json."""
+        sp.save_npz(directory / f"{name}.npz", self.weights, compressed=True)
+        meta = {"k1": self.k1, "b": self.b, "terms": self.terms}
+        (directory / f"{name}.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: Path, passages: int, name: str = NAME) -> LexicalIndex:
+        """Read a build's lexical index, checking it matches its passages."""
+        try:
+            weights = sp.load_npz(directory / f"{name}.npz").tocsc()
+            meta = json.loads((directory / f"{name}.json").read_text(encoding="utf-8"))
+            vocabulary = {t: i for i, t in enumerate(meta["terms"])}
+            k1, b = float(meta["k1"]), float(meta["b"])
+        except (OSError, ValueError, KeyError) as exc:
+            raise IndexCorrupt(
+                f"The lexical index in {directory} cannot be read ({exc}); run `chuchu build` again."
+            ) from exc
+        if weights.shape != (passages, len(vocabulary)):
+            raise IndexCorrupt(
+                f"The lexical index in {directory} covers {weights.shape[0]} passages and "
+                f"{weights.shape[1]} terms, the build has {passages} passages and a vocabulary of "
+                f"{len(vocabulary)}; run `chuchu build` again."
+            )
+        return cls(weights, vocabulary, k1, b)
