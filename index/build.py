@@ -15,6 +15,7 @@ import numpy as np
 from corpus.documents import read_corpus
 from corpus.errors import BuildError, ChuchuError
 from corpus.splitting import Passage, SplitOptions, split_document
+from index.duplicates import duplicate_groups
 from index.embedder import Embedder
 from index.fusion import Fusion
 from index.lexical import LexicalIndex
@@ -76,7 +77,8 @@ def build_index(
             versions=_versions(),
             settings={"max_chars": options.max_chars, "min_chars": options.min_chars, "fusion": fusion.record()},
         )
-        write_snapshot(work, manifest, vectors, passages, list(corpus.documents), lexical, context)
+        groups = duplicate_groups([p.text for p in passages])
+        write_snapshot(work, manifest, vectors, passages, list(corpus.documents), lexical, context, groups)
         path = store.publish(build_id)
     except ChuchuError:
         store.abandon(build_id)

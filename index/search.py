@@ -28,6 +28,7 @@ class Hit:
     terms: tuple[str, ...] = ()  # the question's terms found in the passage
     dense_rank: int = 0
     lexical_rank: int = 0
+    also_in: tuple[Passage, ...] = ()  # near-duplicates of this passage, returned once
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,9 @@ class Searcher:
         self.snapshot = snapshot
         self.embedder = embedder
         self.fusion = Fusion(**snapshot.manifest.settings.get("fusion", {}))
+        self._members: dict[int, list[int]] = {}
+        for i, group in enumerate(snapshot.groups.tolist()):
+            self._members.setdefault(group, []).append(i)
 
     def search(self, question: str, k: int, mode: str = "hybrid") -> list[Hit]:
         """The k best passages for the question, best first."""
@@ -73,11 +77,10 @@ class Searcher:
             ranking = lexical
         else:
             ranking = self.fusion.combine(dense, lexical)
-        order = np.argsort(-ranking, kind="stable")[: min(k, n)]
         dense_rank = _ranks(dense)
         lexical_rank = _ranks(lexical)
         hits = []
-        for rank, i in enumerate(order, start=1):
+        for rank, (i, copies) in enumerate(self._collapse(np.argsort(-ranking, kind="stable"), k), start=1):
             passage = self.snapshot.passages[i]
             hits.append(
                 Hit(
@@ -90,10 +93,26 @@ class Searcher:
                     terms=tuple(body.matched(int(i))),
                     dense_rank=int(dense_rank[i]),
                     lexical_rank=int(lexical_rank[i]) if lexical[i] > 0 else 0,
+                    also_in=tuple(self.snapshot.passages[j] for j in copies),
                 )
             )
         timings["fusion_ms"] = (time.perf_counter() - clock) * 1000
         return Result(hits, mode, timings)
+
+    def _collapse(self, order: np.ndarray, k: int) -> list[tuple[int, list[int]]]:
+        """The first k passages of distinct duplicate groups, each with the rest of its group."""
+        groups = self.snapshot.groups
+        picked: list[tuple[int, list[int]]] = []
+        seen: set[int] = set()
+        for i in order:
+            group = int(groups[i])
+            if group in seen:
+                continue
+            seen.add(group)
+            picked.append((int(i), [j for j in self._members[group] if j != i]))
+            if len(picked) == k:
+                break
+        return picked
 
     def _dense(self, question: str, n: int) -> np.ndarray:
         """Cosine similarity of the question with every passage."""

@@ -8,6 +8,7 @@ Files of a build directory (plain formats, no pickle)::
     documents.jsonl    one document a line, with the decoded text the offsets refer to
     lexical.npz/.json  BM25 over the passage text (index.lexical)
     context.npz/.json  BM25 over each passage's title and heading
+    duplicates.json    per passage, the first passage of its near-duplicate group
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from index.manifest import Manifest
 VECTORS = "vectors.faiss"
 PASSAGES = "passages.jsonl"
 DOCUMENTS = "documents.jsonl"
+DUPLICATES = "duplicates.json"
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class Snapshot:
     documents: dict[str, Document]
     lexical: LexicalIndex
     context: LexicalIndex
+    groups: np.ndarray  # groups[i] == i unless passage i repeats an earlier one
 
     @property
     def build_id(self) -> str:
@@ -57,8 +60,10 @@ def write_snapshot(
     documents: list[Document],
     lexical: LexicalIndex,
     context: LexicalIndex,
+    groups: np.ndarray,
 ) -> None:
     """Write a build's files into its working directory."""
+    (directory / DUPLICATES).write_text(json.dumps({"groups": groups.tolist()}), encoding="utf-8")
     lexical.save(directory, "lexical")
     context.save(directory, "context")
     index = faiss.IndexFlatIP(vectors.shape[1])
@@ -91,7 +96,18 @@ def read_snapshot(directory: Path) -> Snapshot:
         )
     lexical = LexicalIndex.load(directory, len(passages), "lexical")
     context = LexicalIndex.load(directory, len(passages), "context")
-    return Snapshot(directory, manifest, vectors, passages, documents, lexical, context)
+    groups = _read_groups(directory / DUPLICATES, len(passages))
+    return Snapshot(directory, manifest, vectors, passages, documents, lexical, context, groups)
+
+
+def _read_groups(path: Path, passages: int) -> np.ndarray:
+    try:
+        groups = np.array(json.loads(path.read_text(encoding="utf-8"))["groups"], dtype=np.int64)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise IndexCorrupt(f"{path} cannot be read ({exc}); run `chuchu build` again.") from exc
+    if groups.shape != (passages,) or (passages and (groups.min() < 0 or groups.max() >= passages)):
+        raise IndexCorrupt(f"{path} does not match the build's {passages} passages; run `chuchu build` again.")
+    return groups
 
 
 def _write_jsonl(path: Path, rows: Any) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import url_for
 
+from corpus.splitting import Passage
 from index.live import LiveIndex
 from index.search import Hit, Result, Searcher
 from service.queries import Query
@@ -20,9 +21,8 @@ def answer(live: LiveIndex, query: Query) -> tuple[Searcher, Result, float]:
     return searcher, result, (time.perf_counter() - began) * 1000
 
 
-def passage_url(hit: Hit) -> str:
+def passage_url(p: Passage) -> str:
     """Where the document view shows this passage, highlighted."""
-    p = hit.passage
     return url_for("pages.document", doc_id=p.doc_id, start=p.start, end=p.end, _anchor=f"p{p.number}")
 
 
@@ -40,7 +40,18 @@ def hit_json(hit: Hit, explain: bool = False) -> dict[str, Any]:
         "start": p.start,
         "end": p.end,
         "heading": p.heading,
-        "url": passage_url(hit),
+        "url": passage_url(p),
+        "also_in": [
+            {
+                "doc_id": c.doc_id,
+                "file": c.file,
+                "paragraph": c.paragraph,
+                "start": c.start,
+                "end": c.end,
+                "url": passage_url(c),
+            }
+            for c in hit.also_in
+        ],
     }
     if explain:
         body["explain"] = {

@@ -42,7 +42,7 @@ def search() -> Any:
         "results.html",
         query=query,
         hits=hits,
-        urls=[passage_url(h) for h in hits],
+        urls=[passage_url(h.passage) for h in hits],
         build=searcher.snapshot.manifest,
         took_ms=took_ms,
     )

@@ -73,3 +73,11 @@ def test_cli_errors_are_one_line_and_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("chuchu: No index") and "chuchu build" in err
     assert main(["ask", "  ", "--store", str(tmp_path)]) == 2
+
+
+def test_the_repeated_paragraph_of_the_pingxiang_report_is_returned_once(client):
+    body = client.get("/api/search", query_string={"q": "萍乡政务服务只跑一次事项占比", "k": 10}).get_json()
+    copies = [p for p in body["passages"] if "94.48%" in p["text"]]
+    assert len(copies) == 1, "the two near-identical paragraphs come back as one hit"
+    [other] = copies[0]["also_in"]
+    assert other["file"] == copies[0]["file"] and other["start"] != copies[0]["start"]

@@ -7,7 +7,20 @@ from index.store import Store
 from service.app import create_app
 from service.settings import Settings
 
-PASSAGE_KEYS = {"rank", "score", "text", "doc_id", "title", "file", "paragraph", "start", "end", "heading", "url"}
+PASSAGE_KEYS = {
+    "rank",
+    "score",
+    "text",
+    "doc_id",
+    "title",
+    "file",
+    "paragraph",
+    "start",
+    "end",
+    "heading",
+    "url",
+    "also_in",
+}
 
 
 def _assert_error(response, status, *words):
