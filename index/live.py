@@ -6,7 +6,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from corpus.errors import IndexUnavailable
 from index.embedder import Embedder
@@ -67,8 +66,3 @@ class LiveIndex:
         except IndexUnavailable as exc:  # the service still starts, and answers 503 saying why
             log.warning("%s", exc.message)
             _ = self.embedder
-
-    @property
-    def path(self) -> Path:
-        """The store's directory."""
-        return self.store.root

@@ -23,13 +23,7 @@ def create_app(settings: Settings | None = None, live: LiveIndex | None = None) 
     app = Flask(__name__)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    if live is None:
-        live = LiveIndex(
-            Store(settings.store),
-            lambda: load_embedder(settings.model, settings.model_cache),
-            check_every=settings.reload_seconds,
-        )
-    app.extensions["chuchu"] = live
+    app.extensions["chuchu"] = live or live_index(settings)
     app.extensions["chuchu.settings"] = settings
 
     from service import api, pages
@@ -40,6 +34,15 @@ def create_app(settings: Settings | None = None, live: LiveIndex | None = None) 
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
     return app
+
+
+def live_index(settings: Settings) -> LiveIndex:
+    """The live index the settings describe; the model loads on first use."""
+    return LiveIndex(
+        Store(settings.store),
+        lambda: load_embedder(settings.model, settings.model_cache),
+        check_every=settings.reload_seconds,
+    )
 
 
 def error_body(status: int, code: str, message: str) -> dict[str, Any]:

@@ -124,11 +124,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _live(settings: Settings) -> Any:
-    from index.embedder import load_embedder
-    from index.live import LiveIndex
-    from index.store import Store
+    from service.app import live_index
 
-    return LiveIndex(Store(settings.store), lambda: load_embedder(settings.model, settings.model_cache))
+    return live_index(settings)
 
 
 def _ask(args: argparse.Namespace, settings: Settings) -> int:
