@@ -49,7 +49,8 @@ class _Line:
 
 def paragraphs(text: str) -> list[_Line]:
     """The non-empty lines of a text, each trimmed of surrounding blanks."""
-    lines, pos = [], 0
+    lines: list[_Line] = []
+    pos = 0
     for raw in text.split("\n"):
         left = len(raw) - len(raw.lstrip(_BLANK))
         right = len(raw.rstrip(_BLANK))

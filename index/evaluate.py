@@ -89,6 +89,12 @@ def answers(passage_text: str, evidence: Sequence[str]) -> bool:
     return any(normalise(e) in text for e in evidence)
 
 
+def answers_partly(sentence: str, evidence: Sequence[str]) -> bool:
+    """Whether a sentence holds an evidence string, or is part of one (evidence may span sentences)."""
+    text = normalise(sentence)
+    return bool(text) and any(normalise(e) in text or text in normalise(e) for e in evidence)
+
+
 def run(
     questions: Sequence[Question],
     retrieve: Callable[[str], tuple[list[str], bool]],

@@ -44,6 +44,14 @@ class LexicalIndex:
         self.vocabulary = vocabulary
         self.terms = sorted(vocabulary, key=vocabulary.__getitem__)
         self.k1, self.b = k1, b
+        n = weights.shape[0]
+        df = np.diff(weights.indptr)  # passages per term: the column lengths of the CSC matrix
+        self._idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
+
+    def idf(self, term: str) -> float:
+        """How rare a term is across passages (BM25's idf); 0 for a term the index has not seen."""
+        i = self.vocabulary.get(term)
+        return float(self._idf[i]) if i is not None else 0.0
 
     @classmethod
     def build(cls, texts: Sequence[str], k1: float = 1.2, b: float = 0.75) -> LexicalIndex:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from corpus.asking import Asking, read_question
 from corpus.documents import Document
 from corpus.errors import BadInput
 from corpus.splitting import Passage
+from index.answering import Span, best_sentence, passage_sentences
+from index.confidence import Evidence, Verdict, context_of, judge
 from index.embedder import Embedder
 from index.fusion import MODES, Fusion
 from index.snapshot import Snapshot
@@ -29,6 +32,7 @@ class Hit:
     dense_rank: int = 0
     lexical_rank: int = 0
     also_in: tuple[Passage, ...] = ()  # near-duplicates of this passage, returned once
+    answer: Span | None = None  # the sentence that best answers, in file coordinates
 
 
 @dataclass(frozen=True)
@@ -37,7 +41,13 @@ class Result:
 
     hits: list[Hit]
     mode: str
+    verdict: Verdict
     timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def answerable(self) -> bool:
+        """Whether the first passage is judged to answer the question."""
+        return self.verdict.answerable
 
 
 class Searcher:
@@ -63,7 +73,7 @@ class Searcher:
         timings: dict[str, float] = {}
         clock = time.perf_counter()
         n = len(self.snapshot.passages)
-        dense = self._dense(question, n)
+        query, dense = self._dense(question, n)
         timings["dense_ms"] = (time.perf_counter() - clock) * 1000
         clock = time.perf_counter()
         body = self.snapshot.lexical.score(question)
@@ -97,7 +107,32 @@ class Searcher:
                 )
             )
         timings["fusion_ms"] = (time.perf_counter() - clock) * 1000
-        return Result(hits, mode, timings)
+        clock = time.perf_counter()
+        asking = read_question(question)
+        hits = self._with_answers(asking, query, hits)
+        top = [Evidence(h.passage.text, self._context(h), h.dense_rank, h.lexical_rank) for h in hits[:1]]
+        verdict = judge(asking, top, self.snapshot.lexical.idf, lexical_voted=bool(lexical.any()) and mode != "dense")
+        timings["answer_ms"] = (time.perf_counter() - clock) * 1000
+        return Result(hits, mode, verdict, timings)
+
+    def _context(self, hit: Hit) -> str:
+        return context_of(hit.document.title, hit.passage.heading, hit.document.date)
+
+    def _with_answers(self, asking: Asking, query: np.ndarray, hits: list[Hit]) -> list[Hit]:
+        """The hits with their answering sentences: by shared terms, else by meaning."""
+        idf = self.snapshot.lexical.idf
+        spans = [best_sentence(asking, h.document.text, h.passage, idf) for h in hits]
+        unmatched = [i for i, span in enumerate(spans) if span is None]
+        if unmatched:
+            # No shared term (an English question): embed the sentences and take the closest.
+            candidates = [(i, s) for i in unmatched for s in passage_sentences(hits[i].document.text, hits[i].passage)]
+            texts = [hits[i].document.text[s.start : s.end] for i, s in candidates]
+            similarity = self.embedder.embed_passages(texts) @ query[0]
+            best: dict[int, float] = {}
+            for (i, s), sim in zip(candidates, similarity.tolist()):
+                if sim > best.get(i, -2.0):
+                    spans[i], best[i] = s, sim
+        return [replace(h, answer=span) for h, span in zip(hits, spans)]
 
     def _collapse(self, order: np.ndarray, k: int) -> list[tuple[int, list[int]]]:
         """The first k passages of distinct duplicate groups, each with the rest of its group."""
@@ -114,14 +149,14 @@ class Searcher:
                 break
         return picked
 
-    def _dense(self, question: str, n: int) -> np.ndarray:
-        """Cosine similarity of the question with every passage."""
+    def _dense(self, question: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The question's vector, and its cosine similarity with every passage."""
         query = self.embedder.embed_queries([question])
         scores, ids = self.snapshot.vectors.search(query, n)
         dense = np.full(n, -1.0, dtype=np.float32)
         valid = ids[0] >= 0
         dense[ids[0][valid]] = scores[0][valid]
-        return dense
+        return query, dense
 
 
 def _ranks(scores: np.ndarray) -> np.ndarray:

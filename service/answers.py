@@ -8,6 +8,7 @@ from typing import Any
 from flask import url_for
 
 from corpus.splitting import Passage
+from index.answering import Span
 from index.live import LiveIndex
 from index.search import Hit, Result, Searcher
 from service.queries import Query
@@ -21,9 +22,10 @@ def answer(live: LiveIndex, query: Query) -> tuple[Searcher, Result, float]:
     return searcher, result, (time.perf_counter() - began) * 1000
 
 
-def passage_url(p: Passage) -> str:
-    """Where the document view shows this passage, highlighted."""
-    return url_for("pages.document", doc_id=p.doc_id, start=p.start, end=p.end, _anchor=f"p{p.number}")
+def passage_url(p: Passage, answer: Span | None = None) -> str:
+    """Where the document view shows this passage highlighted, and its answering sentence marked."""
+    marks: dict[str, Any] = {"answer_start": answer.start, "answer_end": answer.end} if answer else {}
+    return url_for("pages.document", doc_id=p.doc_id, start=p.start, end=p.end, _anchor=f"p{p.number}", **marks)
 
 
 def hit_json(hit: Hit, explain: bool = False) -> dict[str, Any]:
@@ -40,7 +42,10 @@ def hit_json(hit: Hit, explain: bool = False) -> dict[str, Any]:
         "start": p.start,
         "end": p.end,
         "heading": p.heading,
-        "url": passage_url(p),
+        "answer_start": hit.answer.start if hit.answer else None,
+        "answer_end": hit.answer.end if hit.answer else None,
+        "answer": hit.document.text[hit.answer.start : hit.answer.end] if hit.answer else None,
+        "url": passage_url(p, hit.answer),
         "also_in": [
             {
                 "doc_id": c.doc_id,
@@ -71,10 +76,14 @@ def answer_json(query: Query, searcher: Searcher, result: Result, took_ms: float
     body: dict[str, Any] = {
         "question": query.question,
         "mode": result.mode,
+        "answerable": result.verdict.answerable,
+        "confidence": round(result.verdict.confidence, 3),
+        "reason": result.verdict.reason or None,
         "passages": [hit_json(h, query.explain) for h in result.hits],
         "build": {"id": manifest.build_id, "built_at": manifest.built_at},
         "took_ms": round(took_ms, 1),
     }
     if query.explain:
+        body["signals"] = {name: None if v is None else round(v, 3) for name, v in result.verdict.signals.items()}
         body["timings_ms"] = {name: round(ms, 2) for name, ms in result.timings_ms.items()}
     return body

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -72,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="Print the figures as JSON.")
     p.add_argument("--mode", choices=MODES, default="hybrid", help="Ranking to measure (default hybrid).")
     p.add_argument("--compare", action="store_true", help="Measure the three modes side by side.")
+    p.add_argument(
+        "--calibrate", action="store_true", help="Fit the confidence's Platt scaling on these questions and print it."
+    )
     p.add_argument("--store", type=Path, help="Directory of the index builds.")
     p.set_defaults(run=_eval)
 
@@ -143,11 +147,20 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
         if args.json:
             print(json.dumps(answer_json(query, searcher, result, took_ms), ensure_ascii=False, indent=2))
             return 0
+        verdict = result.verdict
+        if not verdict.answerable:
+            print(f"No good answer in the documents. {verdict.reason} The nearest passages:")
         for hit in hits:
             p = hit.passage
             print(f"{hit.rank}. [{hit.score:.3f}] {' '.join(p.text.split())}")
+            if hit.answer and verdict.answerable:
+                sentence = hit.document.text[hit.answer.start : hit.answer.end]
+                print(f"   » {' '.join(sentence.split())} (chars {hit.answer.start}–{hit.answer.end})")
             print(f"   — {hit.document.title} · {p.file} ¶{p.paragraph} chars {p.start}–{p.end}")
-        print(f"({len(hits)} passages from build {searcher.snapshot.build_id}, {took_ms:.0f} ms)")
+        print(
+            f"({len(hits)} passages from build {searcher.snapshot.build_id}, "
+            f"confidence {verdict.confidence:.2f}, {took_ms:.0f} ms)"
+        )
     return 0
 
 
@@ -156,12 +169,15 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
 
     questions = evaluate.load_questions(args.questions)
     searcher = _live(settings).searcher()
+    if args.calibrate:
+        return _calibrate(searcher, questions, args.k)
     modes = MODES if args.compare else (args.mode,)
     tables = {}
     for mode in modes:
 
         def retrieve(question: str, mode: str = mode) -> tuple[list[str], bool]:
-            return [h.passage.text for h in searcher.search(question, args.k, mode)], False
+            result = searcher.run(question, args.k, mode)
+            return [h.passage.text for h in result.hits], not result.answerable
 
         tables[mode] = evaluate.by_type(evaluate.run(questions, retrieve))
     if args.json:
@@ -173,15 +189,38 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
             )
         )
         return 0
-    header = f"{'type':<16}{'n':>4}" + "".join(f"  {m + ' R@1':>12}{'R@5':>6}{'R@10':>6}{'MRR':>6}" for m in tables)
-    print(header)
+    columns = f"{'R@5':>6}{'R@10':>6}{'MRR':>6}{'abst':>6}"
+    print(f"{'type':<16}{'n':>4}" + "".join(f"  {m + ' R@1':>12}{columns}" for m in tables))
     for name in next(iter(tables.values())):
         row = f"{name:<16}{tables[modes[0]][name].questions:>4}"
         for table in tables.values():
             s = table[name]
-            row += f"  {s.recall[1]:>12.3f}{s.recall[5]:>6.3f}{s.recall[10]:>6.3f}{s.mrr10:>6.3f}"
+            abstention = f"{s.abstention_accuracy:>6.3f}" if s.abstention_accuracy is not None else f"{'-':>6}"
+            if s.questions == s.unanswerable:  # recall means nothing where nothing is answerable
+                row += f"  {'-':>12}{'-':>6}{'-':>6}{'-':>6}{abstention}"
+            else:
+                row += f"  {s.recall[1]:>12.3f}{s.recall[5]:>6.3f}{s.recall[10]:>6.3f}{s.mrr10:>6.3f}{abstention}"
         print(row)
+    print("abst: share of questions where answering or saying 'no good answer' was right (all questions).")
     print(f"build {searcher.snapshot.build_id}; {len(questions)} questions from {args.questions}")
+    return 0
+
+
+def _calibrate(searcher: Any, questions: Sequence[Any], k: int) -> int:
+    """Fit Platt scaling of the confidence: target is 'the first passage answers'."""
+    from index import confidence, evaluate
+
+    raws, correct = [], []
+    for q in questions:
+        result = searcher.run(q.question, k)
+        raws.append(result.verdict.raw)
+        correct.append(bool(result.hits) and q.answerable and evaluate.answers(result.hits[0].passage.text, q.evidence))
+    slope, intercept = confidence.calibrate(raws, correct)
+    for label, (a, b) in (("shipped", (confidence.SLOPE, confidence.INTERCEPT)), ("fitted", (slope, intercept))):
+        p = [1 / (1 + math.exp(-(a * r + b))) for r in raws]
+        brier = sum((pi - c) ** 2 for pi, c in zip(p, correct)) / len(p)
+        right = sum((pi >= confidence.THRESHOLD) == c for pi, c in zip(p, correct))
+        print(f"{label:<8} slope {a:.3f} intercept {b:.3f}  Brier {brier:.4f}  judged right {right}/{len(p)}")
     return 0
 
 

@@ -46,6 +46,7 @@ def test_cli_ask_prints_citations(built_store, capsys):
     assert main(["ask", QUESTION, "-k", "2", "--store", str(built_store.root)]) == 0
     out = capsys.readouterr().out
     assert "12330亩" in out and ".txt ¶" in out
+    assert "   » " in out and "No good answer" not in out
 
 
 def test_cli_ask_json_is_the_api_shape(built_store, capsys):
@@ -63,9 +64,24 @@ def test_cli_eval_prints_the_table(built_store, capsys):
     assert set(tables) == {"hybrid", "dense", "lexical"}
     assert {"overall", "fact", "number", "english", "unanswerable"} <= set(tables["hybrid"])
     assert tables["hybrid"]["overall"]["recall@5"] >= tables["dense"]["overall"]["recall@5"]
+    assert tables["hybrid"]["unanswerable"]["abstention_accuracy"] == 1.0
     assert main(["eval", "--questions", str(DEV_QUESTIONS), "--store", str(built_store.root)]) == 0
     out = capsys.readouterr().out
-    assert "hybrid R@1" in out and "overall" in out
+    assert "hybrid R@1" in out and "abst" in out and "overall" in out
+
+
+def test_cli_eval_calibrate_fits_and_reports_the_confidence_scaling(built_store, capsys):
+    from tests.conftest import DEV_QUESTIONS
+
+    assert main(["eval", "--questions", str(DEV_QUESTIONS), "--calibrate", "--store", str(built_store.root)]) == 0
+    out = capsys.readouterr().out
+    assert "shipped" in out and "fitted" in out and "Brier" in out
+
+
+def test_cli_ask_says_when_the_documents_do_not_answer(built_store, capsys):
+    assert main(["ask", "“余江大嫂”志愿服务队一共有多少名队员?", "--store", str(built_store.root)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("No good answer in the documents.") and "名" in out
 
 
 def test_cli_errors_are_one_line_and_exit_2(tmp_path, capsys):

@@ -18,6 +18,9 @@ PASSAGE_KEYS = {
     "start",
     "end",
     "heading",
+    "answer",
+    "answer_start",
+    "answer_end",
     "url",
     "also_in",
 }
@@ -36,14 +39,30 @@ def test_search_answers_with_cited_passages(fake_client):
     response = fake_client.get("/api/search", query_string={"q": "甲镇种了多少亩一季稻", "k": 2})
     assert response.status_code == 200
     body = response.get_json()
-    assert set(body) == {"question", "mode", "passages", "build", "took_ms"}
+    assert set(body) == {"question", "mode", "answerable", "confidence", "reason", "passages", "build", "took_ms"}
     assert body["mode"] == "hybrid"
     assert body["question"] == "甲镇种了多少亩一季稻"
+    assert body["answerable"] is True and 0.5 <= body["confidence"] <= 1 and body["reason"] is None
     assert len(body["passages"]) == 2 and set(body["passages"][0]) == PASSAGE_KEYS
     first = body["passages"][0]
     assert first["rank"] == 1 and "12330亩" in first["text"]
-    assert first["url"] == f"/docs/{first['doc_id']}?start={first['start']}&end={first['end']}#p1"
+    # The answering sentence, in file coordinates inside the passage, and marked in the link.
+    assert first["start"] <= first["answer_start"] < first["answer_end"] <= first["end"]
+    assert "12330亩" in first["answer"] and "桥梁" not in first["answer"]
+    assert first["url"] == (
+        f"/docs/{first['doc_id']}?start={first['start']}&end={first['end']}"
+        f"&answer_start={first['answer_start']}&answer_end={first['answer_end']}#p1"
+    )
     assert set(body["build"]) == {"id", "built_at"}
+
+
+def test_a_question_the_documents_do_not_answer_says_so_and_why(fake_client):
+    body = fake_client.get("/api/search", query_string={"q": "甲镇一季稻的产值是多少亿元?"}).get_json()
+    assert body["answerable"] is False and body["confidence"] < 0.5
+    assert "亿元" in body["reason"]
+    assert body["passages"], "the nearest passages still come back, marked by answerable=false"
+    page = fake_client.get("/search", query_string={"q": "甲镇一季稻的产值是多少亿元?"}).get_data(as_text=True)
+    assert "No good answer in the documents" in page and "does not answer" in page
 
 
 def test_ask_takes_a_json_body_and_answers_the_same(fake_client):
@@ -112,6 +131,10 @@ def test_pages_render_results_and_the_cited_passage(fake_client):
     hit = fake_client.get("/api/search?q=一季稻12330亩&k=1").get_json()["passages"][0]
     doc = fake_client.get(hit["url"].split("#")[0]).get_data(as_text=True)
     assert 'class="passage cited" id="p1"' in doc
+    # The answering sentence is marked, in the results and in the document view.
+    marked = f'<mark class="answer">{hit["answer"]}</mark>'
+    assert marked in html and marked in doc
+    assert "No good answer" not in html
 
 
 def test_an_empty_page_search_asks_for_a_question(fake_client):
@@ -131,6 +154,7 @@ def test_explain_gives_both_legs_matched_terms_and_timings(fake_client):
     assert set(first) == {"dense_score", "dense_rank", "lexical_score", "lexical_rank", "matched_terms", "fused_rank"}
     assert "12330亩" in first["matched_terms"] and "一季" in first["matched_terms"]
     assert first["fused_rank"] == 1 and first["lexical_score"] > 0
-    assert set(body["timings_ms"]) == {"dense_ms", "lexical_ms", "fusion_ms"}
+    assert set(body["timings_ms"]) == {"dense_ms", "lexical_ms", "fusion_ms", "answer_ms"}
+    assert set(body["signals"]) == {"supplied", "numbers", "coverage", "agreement"}
     plain = fake_client.get("/api/search", query_string={"q": "一季稻12330亩"}).get_json()
     assert "explain" not in plain["passages"][0] and "timings_ms" not in plain
