@@ -2,12 +2,12 @@ import json
 
 import pytest
 
-from corpus.errors import BuildError, IndexCorrupt, IndexMissing
+from corpus.errors import BuildError, IndexCorrupt
 from index.build import build_index
 from index.manifest import FORMAT_VERSION, MANIFEST
 from index.search import Searcher
 from index.snapshot import PASSAGES, VECTORS, read_snapshot
-from index.store import POINTER, Store
+from index.store import Store
 
 
 def test_a_build_is_published_with_a_complete_manifest(fake_store, fake_embedder):
@@ -27,17 +27,6 @@ def test_search_finds_the_passage_and_its_span(fake_store, fake_embedder):
     doc = hit.document
     assert "12330亩" in hit.passage.text
     assert doc.text[hit.passage.start : hit.passage.end] == hit.passage.text
-
-
-def test_no_build_yet_says_to_run_build(tmp_path):
-    with pytest.raises(IndexMissing, match="chuchu build"):
-        Store(tmp_path).live_path()
-
-
-def test_a_pointer_to_a_missing_build_names_it(tmp_path):
-    (tmp_path / POINTER).write_text("20990101T000000-abcdef\n")
-    with pytest.raises(IndexCorrupt, match="20990101T000000-abcdef"):
-        Store(tmp_path).live_path()
 
 
 def test_manifest_mismatches_name_the_path_and_the_difference(fake_store, fake_embedder):
