@@ -8,28 +8,37 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from corpus.encoding import decode
 from corpus.errors import CorpusError, DocumentUnreadable
+from corpus.formats import SUFFIXES, extract
+from corpus.layout import read_layout
+from corpus.metadata import describe
 
 log = logging.getLogger(__name__)
 
 CATALOG = "catalog.json"
-# Suffixes read as plain text; other files in the directory (code, the catalog) are ignored.
-TEXT_SUFFIXES = (".txt", ".md")
 
 
 @dataclass(frozen=True)
 class Document:
-    """One decoded source file and what the catalog says about it."""
+    """One source file as read: its text (decoded, or extracted from .html/.docx/.pdf) and metadata.
+
+    Offsets of passages refer to ``text``: for .txt and .md the decoded file itself, for the
+    converted formats the extracted text, which the document view shows.
+    """
 
     doc_id: str
     file: str  # path relative to the corpus directory, with forward slashes
     title: str
     text: str
-    encoding: str
+    encoding: str  # how it was read: utf-8, gb18030, html/utf-8, docx, pdf, …
     sha256: str  # of the file's bytes, so a build records which version it read
     source: str | None = None
-    date: str | None = None
+    date: str | None = None  # ISO date of publication, when known
+    year: int | None = None  # the year the document reports on, when known
+    warnings: tuple[str, ...] = ()  # what the reader noticed (a PDF page without text, …)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "warnings", tuple(self.warnings))  # lists when read back from JSON
 
 
 @dataclass(frozen=True)
@@ -75,38 +84,35 @@ def read_document(root: Path, path: Path, catalog: dict[str, dict[str, str]]) ->
         raw = path.read_bytes()
     except OSError as exc:
         raise DocumentUnreadable(f"{file}: cannot be read ({exc.strerror or exc}).") from exc
-    text, encoding = decode(raw, file)
-    entry = catalog.get(file, {})
+    extracted = extract(raw, file)
+    meta = describe(file, extracted.text, catalog.get(file, {}), extracted, read_layout(extracted.text))
     return Document(
         doc_id=doc_id_for(file),
         file=file,
-        title=entry.get("title") or _first_line(text) or file,
-        text=text,
-        encoding=encoding,
+        title=meta.title,
+        text=extracted.text,
+        encoding=extracted.encoding,
         sha256=hashlib.sha256(raw).hexdigest(),
-        source=entry.get("source"),
-        date=entry.get("date"),
+        source=meta.source,
+        date=meta.date,
+        year=meta.year,
+        warnings=extracted.warnings,
     )
 
 
-def read_corpus(root: Path) -> Corpus:
-    """Read every text file under root; unreadable files are collected, not fatal."""
+def read_corpus(root: Path, strict: bool = False) -> Corpus:
+    """Read every document under root; unreadable files are collected (or fatal when strict)."""
     root = Path(root)
     if not root.is_dir():
         raise CorpusError(f"The corpus directory {root} does not exist; pass --corpus DIR.")
     catalog = load_catalog(root)
     documents, failures = [], []
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in TEXT_SUFFIXES):
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES):
         try:
             documents.append(read_document(root, path, catalog))
         except DocumentUnreadable as exc:
+            if strict:
+                raise CorpusError(f"{exc.message} (--strict stops at the first unreadable file.)") from exc
             log.warning("skipped %s", exc.message)
             failures.append(exc)
     return Corpus(root=root, documents=tuple(documents), failures=tuple(failures))
-
-
-def _first_line(text: str) -> str:
-    for line in text.splitlines():
-        if line.strip():
-            return line.strip()[:80]
-    return ""

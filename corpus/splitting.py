@@ -6,14 +6,11 @@ import re
 from dataclasses import dataclass
 
 from corpus.documents import Document
+from corpus.layout import Block, heading_text, read_layout, weight
 
 # A sentence ends at one of these marks, together with any closing quotes or brackets after it.
 _SENTENCE = re.compile(r".*?(?:[。！？；!?;]+|…{1,2}|\.{3,})[”’」』）)】\"']*|.+?$", re.S)
 _SOFT_BREAK = re.compile(r"[，,、：:]")
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-# A heading ends without punctuation; a photo credit ends with 摄.
-_NOT_HEADING_ENDS = tuple("。，,；;！!？?、：:摄")
-_WORD = re.compile(r"[A-Za-z]{2,}|\d+(?:\.\d+)?%?")
 # What is stripped from both ends of a line: ASCII and full-width spaces, tabs, CR.
 _BLANK = " \t\r\u3000\xa0"
 
@@ -28,7 +25,12 @@ class SplitOptions:
 
 @dataclass(frozen=True)
 class Passage:
-    """A span of one document: ``document.text[start:end] == text``."""
+    """A stretch of one document. ``pieces`` are the spans of the file its text is made of.
+
+    Most passages are one span: ``document.text[start:end] == text``. A paragraph broken by the
+    page layout is joined from several pieces (with a line break, or a photo caption, between
+    them): its text is the pieces joined, and ``start``/``end`` cover them all.
+    """
 
     doc_id: str
     file: str
@@ -37,36 +39,27 @@ class Passage:
     start: int
     end: int
     text: str
-    heading: str = ""  # the section heading above the passage, "" when there is none
+    heading: str = ""  # the heading path above the passage ("追“新”——园区… › …"), "" when none
+    kind: str = "text"  # "text", or "caption" for a photo caption
+    pieces: tuple[tuple[int, int], ...] = ()  # () when the passage is the one span start..end
 
+    def __post_init__(self) -> None:
+        # Read back from JSON, pieces are lists; keep the dataclass hashable and comparable.
+        object.__setattr__(self, "pieces", tuple((int(a), int(b)) for a, b in self.pieces))
 
-@dataclass(frozen=True)
-class _Line:
-    number: int
-    start: int
-    end: int
+    @property
+    def spans(self) -> tuple[tuple[int, int], ...]:
+        """The file spans whose text, joined, is the passage's text."""
+        return self.pieces or ((self.start, self.end),)
 
-
-def paragraphs(text: str) -> list[_Line]:
-    """The non-empty lines of a text, each trimmed of surrounding blanks."""
-    lines: list[_Line] = []
-    pos = 0
-    for raw in text.split("\n"):
-        left = len(raw) - len(raw.lstrip(_BLANK))
-        right = len(raw.rstrip(_BLANK))
-        if right > left:
-            lines.append(_Line(len(lines) + 1, pos + left, pos + right))
-        pos += len(raw) + 1
-    return lines
-
-
-def weight(text: str) -> int:
-    """How much a line says: its Chinese characters, plus two for each word or number.
-
-    Counting characters alone would let an image file name or a row of counters pass for a
-    paragraph; a Latin word carries about as much as two Chinese characters.
-    """
-    return len(_CJK.findall(text)) + 2 * len(_WORD.findall(text))
+    def locate(self, start: int, end: int) -> tuple[int, int] | None:
+        """Where the file span start..end lies in the passage's text; None unless inside one piece."""
+        offset = 0
+        for s, e in self.spans:
+            if s <= start < end <= e:
+                return offset + start - s, offset + end - s
+            offset += e - s
+        return None
 
 
 def sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -79,67 +72,114 @@ def sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
 
 
 def split_document(doc: Document, options: SplitOptions = SplitOptions()) -> list[Passage]:
-    """Cut a document into passages: paragraphs, then sentences for paragraphs too long.
+    """Cut a document into passages, following its layout (corpus/layout.py).
 
-    Lines that weigh less than ``min_chars`` (a section number, a heading, a stray token) are not
-    passages of their own: they lead into the next paragraph's passage, because short passages
-    sit close to every question in embedding space and crowd the dense results.
+    Body paragraphs (joined where the layout broke them) are passages, cut at sentence ends when
+    longer than ``max_chars``; captions are passages of their own, marked; headings become the
+    heading path of what follows; titles, credits and boilerplate are not passages. A paragraph
+    that weighs less than ``min_chars`` leads into the next one, because short passages sit
+    close to every question in embedding space and crowd the dense results.
     """
     text = doc.text
-    spans: list[tuple[int, int, int, str]] = []  # (paragraph number, start, end, heading)
-    pending: list[_Line] = []
-    heading = ""
-    for line in paragraphs(text):
-        if weight(text[line.start : line.end]) < options.min_chars:
-            pending.append(line)
+    out: list[tuple[list[tuple[int, int, int]], str, str]] = []  # (pieces with line numbers, heading, kind)
+    path: list[tuple[int, str]] = []  # (level, words) of the headings above
+    lead: list[tuple[int, int, int]] = []
+    previous = ""
+    for block in read_layout(text, options.min_chars).blocks:
+        if lead and block.kind in ("heading", "caption"):
+            # A short paragraph leads only into text of its own section, next to it.
+            out.append((lead, " › ".join(words for _, words in path), "text"))
+            lead = []
+        if block.kind == "heading":
+            path = _enter(path, block.level, heading_text(block, text), continued=previous == "heading")
+            previous = "heading"
             continue
-        heading = _heading(text, pending) or heading
-        lead = _lead_in(pending, line, options)
-        pending = []
-        first = lead[0] if lead else line
-        pieces = _pieces(text, line.start, line.end, options.max_chars)
-        for i, (s, e) in enumerate(pieces):
-            spans.append((first.number if i == 0 else line.number, first.start if i == 0 else s, e, heading))
-    if pending and pending[-1].end - pending[0].start >= options.min_chars:
-        for s, e in _pack([(p.start, p.end) for p in pending], options.max_chars):
-            spans.append((_number_at(pending, s), s, e, heading))
-    return [
-        Passage(doc.doc_id, doc.file, n, para, s, e, text[s:e], h) for n, (para, s, e, h) in enumerate(spans, start=1)
-    ]
+        previous = block.kind
+        heading = " › ".join(words for _, words in path)
+        numbered = _numbered(block)
+        if block.kind == "caption":
+            out.append((numbered, heading, "caption"))
+        elif block.kind == "body":
+            if weight(block.text(text)) < options.min_chars:
+                lead.extend(numbered)
+                if sum(e - s for s, e, _ in lead) > options.max_chars // 3:
+                    out.append((lead, heading, "text"))
+                    lead = []
+                continue
+            for chunk in _chunks(text, lead + numbered, options.max_chars):
+                out.append((chunk, heading, "text"))
+            lead = []
+    if lead:
+        out.append((lead, " › ".join(words for _, words in path), "text"))
+    passages = []
+    for n, (pieces, heading, kind) in enumerate(out, start=1):
+        spans = tuple((s, e) for s, e, _ in pieces)
+        passages.append(
+            Passage(
+                doc.doc_id,
+                doc.file,
+                n,
+                pieces[0][2],
+                spans[0][0],
+                spans[-1][1],
+                "".join(text[s:e] for s, e in spans),
+                heading,
+                kind,
+                spans if len(spans) > 1 else (),
+            )
+        )
+    return passages
 
 
-def _heading(text: str, stubs: list[_Line]) -> str:
-    """The heading among the short lines above a paragraph: the last that reads like one.
+def _enter(path: list[tuple[int, str]], level: int, words: str, continued: bool) -> list[tuple[int, str]]:
+    """The heading path after a heading: a subtitle ("——…") or a heading right after another
+    (a two-line heading) continues it; a level-2 heading goes under the current level 1."""
+    if path and (words.startswith("——") or (continued and level == path[-1][0])):
+        last_level, last = path[-1]
+        return [*path[:-1], (last_level, last + ("" if words.startswith("——") else " ") + words)]
+    if level == 2:
+        return [*[h for h in path if h[0] == 1][:1], (2, words)]
+    return [(1, words)]
 
-    Photo credits ("… 摄") and file names are not headings, nor is a bare section number.
+
+def _numbered(block: Block) -> list[tuple[int, int, int]]:
+    """A block's pieces, each with the number of the line it starts on."""
+    if len(block.pieces) == len(block.lines):
+        return [(s, e, line.number) for (s, e), line in zip(block.pieces, block.lines)]
+    return [(block.start, block.end, block.lines[0].number)]
+
+
+def _chunks(text: str, pieces: list[tuple[int, int, int]], max_chars: int) -> list[list[tuple[int, int, int]]]:
+    """A paragraph (its pieces) as one chunk, or cut at sentence ends when longer than max_chars.
+
+    The cutting runs on the joined text; each cut is mapped back to the file pieces it covers.
     """
-    for line in reversed(stubs):
-        candidate = text[line.start : line.end]
-        if candidate.endswith(_NOT_HEADING_ENDS) or "." in candidate or not _CJK.search(candidate):
-            continue
-        return candidate
-    return ""
-
-
-def _lead_in(pending: list[_Line], line: _Line, options: SplitOptions) -> list[_Line]:
-    """The short lines just above a paragraph that fit in front of it as its lead-in."""
-    lead: list[_Line] = []
-    budget = options.max_chars // 3
-    for p in reversed(pending):
-        if line.start - p.start > budget or len(lead) >= 3:
-            break
-        lead.insert(0, p)
-    return lead
-
-
-def _pieces(text: str, start: int, end: int, max_chars: int) -> list[tuple[int, int]]:
-    """A paragraph as one span, or cut at sentence ends when longer than max_chars."""
-    if end - start <= max_chars:
-        return [(start, end)]
+    joined = "".join(text[s:e] for s, e, _ in pieces)
+    if len(joined) <= max_chars:
+        return [pieces]
     units: list[tuple[int, int]] = []
-    for s, e in sentences(text, start, end):
-        units.extend(_cut_long(text, s, e, max_chars))
-    return _pack(units, max_chars)
+    for s, e in sentences(joined, 0, len(joined)):
+        units.extend(_cut_long(joined, s, e, max_chars))
+    chunks = []
+    for a, b in _pack(units, max_chars):
+        while a < b and joined[a] in _BLANK:
+            a += 1
+        while b > a and joined[b - 1] in _BLANK:
+            b -= 1
+        if b > a:
+            chunks.append(_map_back(pieces, a, b))
+    return chunks
+
+
+def _map_back(pieces: list[tuple[int, int, int]], a: int, b: int) -> list[tuple[int, int, int]]:
+    """The file spans of joined-text offsets a..b."""
+    out, offset = [], 0
+    for s, e, number in pieces:
+        lo, hi = max(a, offset), min(b, offset + e - s)
+        if lo < hi:
+            out.append((s + lo - offset, s + hi - offset, number))
+        offset += e - s
+    return out
 
 
 def _cut_long(text: str, start: int, end: int, max_chars: int) -> list[tuple[int, int]]:
@@ -166,7 +206,3 @@ def _pack(units: list[tuple[int, int]], max_chars: int) -> list[tuple[int, int]]
         else:
             packed.append((s, e))
     return packed
-
-
-def _number_at(lines: list[_Line], offset: int) -> int:
-    return next(line.number for line in lines if line.start <= offset < line.end or line.start >= offset)

@@ -30,19 +30,23 @@ class Span:
 
 
 def passage_sentences(text: str, passage: Passage) -> list[Span]:
-    """The sentences of a passage, each line its own (a lead-in line is not part of the next)."""
+    """The sentences of a passage, within each of its pieces and each line its own.
+
+    A sentence never spans two pieces of a joined paragraph: the answer is one span of the file.
+    """
     spans = []
-    pos = passage.start
-    for line in text[passage.start : passage.end].split("\n"):
-        line_end = pos + len(line)
-        for start, end in sentences(text, pos, line_end):
-            while start < end and text[start] in _BLANK:
-                start += 1
-            while end > start and text[end - 1] in _BLANK:
-                end -= 1
-            if end > start:
-                spans.append(Span(start, end))
-        pos = line_end + 1
+    for piece_start, piece_end in passage.spans:
+        pos = piece_start
+        for line in text[piece_start:piece_end].split("\n"):
+            line_end = pos + len(line)
+            for start, end in sentences(text, pos, line_end):
+                while start < end and text[start] in _BLANK:
+                    start += 1
+                while end > start and text[end - 1] in _BLANK:
+                    end -= 1
+                if end > start:
+                    spans.append(Span(start, end))
+            pos = line_end + 1
     return spans or [Span(passage.start, passage.end)]
 
 

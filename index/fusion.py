@@ -24,6 +24,10 @@ class Fusion:
 
     dense_weight: float = 0.45
     context_weight: float = 0.3  # the title/heading field, relative to the passage text
+    # Cosine taken off captions and other short passages: a short text sits close to every
+    # question in embedding space and took dense rank 1 from the answer (dense R@1 0.704 → 0.815
+    # on the development questions with 0.02; hybrid unchanged at 0.963).
+    short_penalty: float = 0.02
     method: str = "weighted-minmax"
 
     def lexical(self, body: np.ndarray, context: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ from typing import Any
 
 from corpus.errors import IndexCorrupt
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 
 

@@ -58,6 +58,8 @@ class Searcher:
         self.snapshot = snapshot
         self.embedder = embedder
         self.fusion = Fusion(**snapshot.manifest.settings.get("fusion", {}))
+        min_chars = int(snapshot.manifest.settings.get("min_chars", 24))
+        self._short = np.array([p.kind == "caption" or len(p.text) < min_chars for p in snapshot.passages], dtype=bool)
         self._members: dict[int, list[int]] = {}
         for i, group in enumerate(snapshot.groups.tolist()):
             self._members.setdefault(group, []).append(i)
@@ -156,6 +158,7 @@ class Searcher:
         dense = np.full(n, -1.0, dtype=np.float32)
         valid = ids[0] >= 0
         dense[ids[0][valid]] = scores[0][valid]
+        dense[self._short] -= self.fusion.short_penalty
         return query, dense
 
 

@@ -42,6 +42,8 @@ def hit_json(hit: Hit, explain: bool = False) -> dict[str, Any]:
         "start": p.start,
         "end": p.end,
         "heading": p.heading,
+        "kind": p.kind,
+        "pieces": [list(span) for span in p.spans],
         "answer_start": hit.answer.start if hit.answer else None,
         "answer_end": hit.answer.end if hit.answer else None,
         "answer": hit.document.text[hit.answer.start : hit.answer.end] if hit.answer else None,

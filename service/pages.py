@@ -20,16 +20,18 @@ class Segment:
     """A stretch of a document's text: a passage (with its number) or text between passages."""
 
     text: str
-    number: int | None = None
+    number: int | None = None  # the passage this piece of text belongs to
+    anchor: bool = False  # the passage's first piece: carries its #p<n> id
     cited: bool = False
+    kind: str = "text"
     answer: tuple[str, str, str] | None = None  # the text before, of and after the answering sentence
 
 
-def split_at(text: str, offset: int, start: int, end: int) -> tuple[str, str, str] | None:
-    """text (which starts at offset in its file) cut around the span start..end; None if outside it."""
-    a, b = start - offset, end - offset
-    if not 0 <= a < b <= len(text):
+def split_at(text: str, span: tuple[int, int] | None) -> tuple[str, str, str] | None:
+    """text cut around span (offsets into text); None when there is no span."""
+    if span is None:
         return None
+    a, b = span
     return text[:a], text[a:b], text[b:]
 
 
@@ -69,17 +71,21 @@ def document(doc_id: str) -> Any:
         raise NotFound(f"There is no document {doc_id!r} in build {snapshot.build_id}; search again.")
     start, end = _span(request.args, "start", "end")
     answer_start, answer_end = _span(request.args, "answer_start", "answer_end")
-    passages = [p for p in snapshot.passages if p.doc_id == doc_id]
+    # A joined passage has pieces with other text (a caption) between them: lay out every piece
+    # of every passage in file order, each marked with the passage it belongs to.
+    pieces = sorted(
+        (s, e, p, i == 0) for p in snapshot.passages if p.doc_id == doc_id for i, (s, e) in enumerate(p.spans)
+    )
     segments, pos = [], 0
-    for p in passages:
-        if p.start > pos:
-            segments.append(Segment(doc.text[pos : p.start]))
+    for s, e, p, first in pieces:
+        if s > pos:
+            segments.append(Segment(doc.text[pos:s]))
         cited = (p.start, p.end) == (start, end)
         marked = None
-        if cited and answer_start is not None and answer_end is not None:
-            marked = split_at(p.text, p.start, answer_start, answer_end)
-        segments.append(Segment(p.text, p.number, cited=cited, answer=marked))
-        pos = p.end
+        if cited and answer_start is not None and answer_end is not None and s <= answer_start < answer_end <= e:
+            marked = split_at(doc.text[s:e], (answer_start - s, answer_end - s))
+        segments.append(Segment(doc.text[s:e], p.number, anchor=first, cited=cited, kind=p.kind, answer=marked))
+        pos = e
     if pos < len(doc.text):
         segments.append(Segment(doc.text[pos:]))
     return render_template("document.html", doc=doc, segments=segments, build=snapshot.manifest)
@@ -88,7 +94,7 @@ def document(doc_id: str) -> Any:
 def _answer_parts(hit: Hit) -> tuple[str, str, str] | None:
     if hit.answer is None:
         return None
-    return split_at(hit.passage.text, hit.passage.start, hit.answer.start, hit.answer.end)
+    return split_at(hit.passage.text, hit.passage.locate(hit.answer.start, hit.answer.end))
 
 
 def _span(args: Any, first: str, last: str) -> tuple[int | None, int | None]:

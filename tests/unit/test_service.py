@@ -18,6 +18,8 @@ PASSAGE_KEYS = {
     "start",
     "end",
     "heading",
+    "kind",
+    "pieces",
     "answer",
     "answer_start",
     "answer_end",
