@@ -14,6 +14,7 @@ from corpus.splitting import Passage
 from index.answering import Span, best_sentence, passage_sentences
 from index.confidence import Evidence, Verdict, context_of, judge
 from index.embedder import Embedder
+from index.filters import Filter
 from index.fusion import MODES, Fusion
 from index.snapshot import Snapshot
 
@@ -64,12 +65,12 @@ class Searcher:
         for i, group in enumerate(snapshot.groups.tolist()):
             self._members.setdefault(group, []).append(i)
 
-    def search(self, question: str, k: int, mode: str = "hybrid") -> list[Hit]:
+    def search(self, question: str, k: int, mode: str = "hybrid", where: Filter = Filter()) -> list[Hit]:
         """The k best passages for the question, best first."""
-        return self.run(question, k, mode).hits
+        return self.run(question, k, mode, where).hits
 
-    def run(self, question: str, k: int, mode: str = "hybrid") -> Result:
-        """Search, keeping the per-stage timings."""
+    def run(self, question: str, k: int, mode: str = "hybrid", where: Filter = Filter()) -> Result:
+        """Search the documents the filter allows, keeping the per-stage timings."""
         if mode not in MODES:
             raise BadInput(f"mode must be one of {', '.join(MODES)}, not {mode!r}.")
         timings: dict[str, float] = {}
@@ -91,8 +92,12 @@ class Searcher:
             ranking = self.fusion.combine(dense, lexical)
         dense_rank = _ranks(dense)
         lexical_rank = _ranks(lexical)
+        order = np.argsort(-ranking, kind="stable")
+        if where.active:
+            allowed = {d.doc_id for d in self.snapshot.documents.values() if where.allows(d)}
+            order = np.array([i for i in order if self.snapshot.passages[i].doc_id in allowed], dtype=np.int64)
         hits = []
-        for rank, (i, copies) in enumerate(self._collapse(np.argsort(-ranking, kind="stable"), k), start=1):
+        for rank, (i, copies) in enumerate(self._collapse(order, k), start=1):
             passage = self.snapshot.passages[i]
             hits.append(
                 Hit(
@@ -114,6 +119,8 @@ class Searcher:
         hits = self._with_answers(asking, query, hits)
         top = [Evidence(h.passage.text, self._context(h), h.dense_rank, h.lexical_rank) for h in hits[:1]]
         verdict = judge(asking, top, self.snapshot.lexical.idf, lexical_voted=bool(lexical.any()) and mode != "dense")
+        if not hits and where.active:
+            verdict = replace(verdict, reason=f"No passage is in the documents the filter allows ({where.describe()}).")
         timings["answer_ms"] = (time.perf_counter() - clock) * 1000
         return Result(hits, mode, verdict, timings)
 

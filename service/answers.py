@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import url_for
 
+from corpus.errors import BadInput
 from corpus.splitting import Passage
 from index.answering import Span
 from index.live import LiveIndex
@@ -18,7 +19,11 @@ def answer(live: LiveIndex, query: Query) -> tuple[Searcher, Result, float]:
     """Search the live build; returns the searcher used, its result and the milliseconds taken."""
     began = time.perf_counter()
     searcher = live.searcher()
-    result = searcher.run(query.question, query.k, query.mode)
+    unknown = sorted(query.where.docs - set(searcher.snapshot.documents))
+    if unknown:
+        known = ", ".join(sorted(searcher.snapshot.documents))
+        raise BadInput(f"There is no document {', '.join(unknown)} in this build; doc may be one of: {known}.")
+    result = searcher.run(query.question, query.k, query.mode, query.where)
     return searcher, result, (time.perf_counter() - began) * 1000
 
 
@@ -37,6 +42,9 @@ def hit_json(hit: Hit, explain: bool = False) -> dict[str, Any]:
         "text": p.text,
         "doc_id": p.doc_id,
         "title": hit.document.title,
+        "source": hit.document.source,
+        "date": hit.document.date,
+        "year": hit.document.year,
         "file": p.file,
         "paragraph": p.paragraph,
         "start": p.start,
@@ -78,6 +86,11 @@ def answer_json(query: Query, searcher: Searcher, result: Result, took_ms: float
     body: dict[str, Any] = {
         "question": query.question,
         "mode": result.mode,
+        "filter": {
+            "doc": sorted(query.where.docs) or None,
+            "date_from": query.where.date_from.isoformat() if query.where.date_from else None,
+            "date_to": query.where.date_to.isoformat() if query.where.date_to else None,
+        },
         "answerable": result.verdict.answerable,
         "confidence": round(result.verdict.confidence, 3),
         "reason": result.verdict.reason or None,

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, render_template, request
 
-from corpus.errors import BadInput, NotFound
+from corpus.errors import BadInput, IndexUnavailable, NotFound
 from index.search import Hit
 from service.answers import answer, passage_url
 from service.queries import parse_query
@@ -33,6 +33,16 @@ def split_at(text: str, span: tuple[int, int] | None) -> tuple[str, str, str] | 
         return None
     a, b = span
     return text[:a], text[a:b], text[b:]
+
+
+@bp.app_context_processor
+def filter_choices() -> dict[str, Any]:
+    """The documents the search form's filter offers (none while there is no index)."""
+    try:
+        documents = current_app.extensions["chuchu"].searcher().snapshot.documents.values()
+    except IndexUnavailable:
+        documents = []
+    return {"documents": sorted(documents, key=lambda d: d.file)}
 
 
 @bp.get("/")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from corpus.errors import BadInput
+from index.filters import Filter
 from index.fusion import MODES
 from service.settings import Settings
 
@@ -19,6 +22,7 @@ class Query:
     k: int
     mode: str = "hybrid"
     explain: bool = False
+    where: Filter = field(default_factory=Filter)
 
 
 def parse_query(params: Mapping[str, Any], settings: Settings) -> Query:
@@ -40,7 +44,48 @@ def parse_query(params: Mapping[str, Any], settings: Settings) -> Query:
         parse_k(params.get("k"), settings),
         parse_mode(params.get("mode")),
         parse_flag(params.get("explain"), "explain"),
+        parse_filter(params),
     )
+
+
+def parse_filter(params: Mapping[str, Any]) -> Filter:
+    """`doc` (one id, several comma-separated, or a JSON list), `date_from`, `date_to` (YYYY[-MM[-DD]])."""
+    raw = params.get("doc")
+    if raw is None or raw == "":
+        docs: frozenset[str] = frozenset()
+    elif isinstance(raw, str):
+        docs = frozenset(d.strip() for d in raw.split(",") if d.strip())
+    elif isinstance(raw, list) and all(isinstance(d, str) for d in raw):
+        docs = frozenset(raw)
+    else:
+        raise BadInput("doc must be a document id, ids separated by commas, or a list of ids.")
+    first = parse_date(params.get("date_from"), "date_from", end=False)
+    last = parse_date(params.get("date_to"), "date_to", end=True)
+    if first and last and first > last:
+        raise BadInput(f"date_from ({first}) is after date_to ({last}).")
+    return Filter(docs, first, last)
+
+
+_DATE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
+
+
+def parse_date(raw: Any, name: str, end: bool) -> date | None:
+    """A date given as YYYY, YYYY-MM or YYYY-MM-DD; a partial date means its first (or last) day."""
+    if raw is None or raw == "":
+        return None
+    m = _DATE.match(str(raw).strip())
+    try:
+        if not m:
+            raise ValueError
+        year, month, day = int(m[1]), int(m[2] or (12 if end else 1)), m[3]
+        if day is not None:
+            return date(year, month, int(day))
+        if not end:
+            return date(year, month, 1)
+        following = date(year + (month == 12), month % 12 + 1, 1)
+        return date.fromordinal(following.toordinal() - 1)
+    except ValueError as exc:
+        raise BadInput(f"{name} must be a date as YYYY, YYYY-MM or YYYY-MM-DD, not {raw!r}.") from exc
 
 
 def parse_mode(raw: Any) -> str:

@@ -13,6 +13,9 @@ PASSAGE_KEYS = {
     "text",
     "doc_id",
     "title",
+    "source",
+    "date",
+    "year",
     "file",
     "paragraph",
     "start",
@@ -41,7 +44,17 @@ def test_search_answers_with_cited_passages(fake_client):
     response = fake_client.get("/api/search", query_string={"q": "甲镇种了多少亩一季稻", "k": 2})
     assert response.status_code == 200
     body = response.get_json()
-    assert set(body) == {"question", "mode", "answerable", "confidence", "reason", "passages", "build", "took_ms"}
+    assert set(body) == {
+        "question",
+        "mode",
+        "filter",
+        "answerable",
+        "confidence",
+        "reason",
+        "passages",
+        "build",
+        "took_ms",
+    }
     assert body["mode"] == "hybrid"
     assert body["question"] == "甲镇种了多少亩一季稻"
     assert body["answerable"] is True and 0.5 <= body["confidence"] <= 1 and body["reason"] is None
@@ -160,3 +173,44 @@ def test_explain_gives_both_legs_matched_terms_and_timings(fake_client):
     assert set(body["signals"]) == {"supplied", "numbers", "coverage", "agreement"}
     plain = fake_client.get("/api/search", query_string={"q": "一季稻12330亩"}).get_json()
     assert "explain" not in plain["passages"][0] and "timings_ms" not in plain
+
+
+def test_the_doc_filter_keeps_to_the_documents_named(fake_client):
+    body = fake_client.get("/api/search", query_string={"q": "一季稻 电子信息", "k": 5, "doc": "b"}).get_json()
+    assert body["passages"] and {p["doc_id"] for p in body["passages"]} == {"b"}
+    assert body["filter"] == {"doc": ["b"], "date_from": None, "date_to": None}
+    both = fake_client.post("/api/ask", json={"question": "一季稻 电子信息", "k": 5, "doc": ["a", "b"]}).get_json()
+    assert {p["doc_id"] for p in both["passages"]} == {"a", "b"}
+
+
+def test_a_date_range_no_document_falls_in_answers_no_passage_and_says_why(fake_client):
+    body = fake_client.get(
+        "/api/search", query_string={"q": "一季稻", "date_from": "1990", "date_to": "1990-06"}
+    ).get_json()
+    assert body["passages"] == [] and body["answerable"] is False
+    assert "filter" in body["reason"] and body["filter"] == {
+        "doc": None,
+        "date_from": "1990-01-01",
+        "date_to": "1990-06-30",
+    }
+
+
+@pytest.mark.parametrize(
+    ("params", "words"),
+    [
+        ({"q": "问题", "doc": "nope"}, ["nope", "a, b"]),
+        ({"q": "问题", "date_from": "yesterday"}, ["date_from", "YYYY-MM-DD"]),
+        ({"q": "问题", "date_to": "2023-02-30"}, ["date_to"]),
+        ({"q": "问题", "date_from": "2024", "date_to": "2023"}, ["after"]),
+    ],
+)
+def test_bad_filters_are_400s_saying_what_is_allowed(fake_client, params, words):
+    _assert_error(fake_client.get("/api/search", query_string=params), 400, *words)
+
+
+def test_the_page_offers_the_filters_and_keeps_them(fake_client):
+    html = fake_client.get("/search", query_string={"q": "一季稻", "doc": "a", "date_from": "2020"}).get_data(
+        as_text=True
+    )
+    assert '<option value="a" selected>' in html and 'name="date_from" value="2020-01-01"' in html
+    assert '<details class="filters" open>' in html
