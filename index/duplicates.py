@@ -13,6 +13,9 @@ import scipy.sparse as sp
 from corpus.terms import fold
 
 THRESHOLD = 0.8
+# A passage far shorter than another is not a copy of it even when all its bigrams are in it:
+# a photo caption ("江西沃德科科技有限公司外景") is contained in the paragraph that names the firm.
+MIN_RATIO = 0.5
 
 
 def duplicate_groups(texts: list[str], threshold: float = THRESHOLD) -> np.ndarray:
@@ -37,7 +40,8 @@ def duplicate_groups(texts: list[str], threshold: float = THRESHOLD) -> np.ndarr
         return i
 
     for i, j, shared in zip(overlap.row, overlap.col, overlap.data):
-        if i < j and shared >= threshold * max(min(sizes[i], sizes[j]), 1):
+        small, large = sorted((sizes[i], sizes[j]))
+        if i < j and small >= MIN_RATIO * large and shared >= threshold * max(small, 1):
             a, b = root(int(i)), root(int(j))
             parent[max(a, b)] = min(a, b)
     return np.array([root(i) for i in range(n)], dtype=np.int64)

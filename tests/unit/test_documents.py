@@ -61,3 +61,30 @@ def test_the_corpus_hash_changes_with_any_document(tmp_path):
     before = read_corpus(tmp_path).hash
     (tmp_path / "a.txt").write_text(TEXT + "又", encoding="utf-8")
     assert read_corpus(tmp_path).hash != before
+
+
+def test_a_mixed_corpus_of_every_format_is_read_and_a_broken_file_is_counted(tmp_path):
+    import docx
+
+    (tmp_path / "a.txt").write_text(TEXT, encoding="utf-8")
+    (tmp_path / "b.md").write_bytes(("# 标题\n" + TEXT).encode("gb18030"))
+    (tmp_path / "c.html").write_text(
+        f"<html><head><title>网页标题</title><meta property='article:published_time' content='2023-04-12'></head>"
+        f"<body><nav>首页 | 新闻</nav><article><p>{TEXT}</p></article><footer>版权所有</footer></body></html>",
+        encoding="utf-8",
+    )
+    document = docx.Document()
+    document.add_paragraph(TEXT)
+    document.save(tmp_path / "d.docx")
+    (tmp_path / "e.pdf").write_bytes(b"%PDF-1.4 broken")
+    corpus = read_corpus(tmp_path)
+    docs = {d.file: d for d in corpus.documents}
+    assert sorted(docs) == ["a.txt", "b.md", "c.html", "d.docx"]
+    assert all(TEXT in d.text for d in docs.values())
+    assert docs["b.md"].encoding == "gb18030" and docs["d.docx"].encoding == "docx"
+    assert (docs["c.html"].title, docs["c.html"].date, docs["c.html"].year) == ("网页标题", "2023-04-12", 2023)
+    assert "首页" not in docs["c.html"].text and "版权所有" not in docs["c.html"].text
+    [failure] = corpus.failures
+    assert failure.message.startswith("e.pdf")
+    with pytest.raises(CorpusError, match="e.pdf.*--strict"):
+        read_corpus(tmp_path, strict=True)
