@@ -5,6 +5,7 @@ status the service answers with, so the service maps errors to responses in one 
 
     ChuchuError (500)
     ├── BadInput (400)              the request is malformed: says what is allowed
+    ├── Forbidden (403)             an admin request without the right token, or while disabled
     ├── NotFound (404)              an unknown document or page
     ├── IndexUnavailable (503)      no usable index: says to run `chuchu build`
     │   ├── IndexMissing            nothing has been built yet
@@ -38,6 +39,13 @@ class BadInput(ChuchuError):
 
     status = 400
     code = "bad_input"
+
+
+class Forbidden(ChuchuError):
+    """The request is not allowed: a missing or wrong admin token, or a disabled endpoint."""
+
+    status = 403
+    code = "forbidden"
 
 
 class NotFound(ChuchuError):

@@ -252,7 +252,8 @@ def _assemble(text: str, all_lines: list[Line], kinds: list[str], notes: list[st
             i = j + 1
             continue
         if kind == "body":
-            members, between = [line], []
+            members: list[Line] = [line]
+            between: list[int] = []  # lines that lay between the pieces
             j = i
             while _broken(text, members[-1]):
                 k = j + 1

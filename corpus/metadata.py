@@ -29,9 +29,7 @@ class Metadata:
     year: int | None  # the year the document reports on
 
 
-def describe(
-    file: str, text: str, catalog: dict[str, str], extracted: Extracted, layout: Layout
-) -> Metadata:
+def describe(file: str, text: str, catalog: dict[str, str], extracted: Extracted, layout: Layout) -> Metadata:
     """The metadata of one document, from the catalog first, then the file, then its text."""
     title = catalog.get("title") or extracted.title or layout.title or _first_line(text) or file
     source = catalog.get("source") or layout.source

@@ -1,32 +1,49 @@
-"""The offline build: corpus directory → passages → vectors → a published snapshot."""
+"""The offline build: corpus directory → passages → vectors → a published snapshot.
+
+A build holds the store's build lock from start to finish (index.lock), so two builds never
+interleave, and while holding it first removes what killed builds left (``.partial``
+directories). Vectors come from the embedding cache where it has them (index.cache), so a
+rebuild embeds only new or changed passages. The snapshot is written into ``builds/<id>.partial``,
+measured by the quality gate when one is given (index.gate), published by the atomic pointer
+swap, and then the oldest builds beyond ``keep`` are removed.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from corpus.documents import read_corpus
 from corpus.errors import BuildError, ChuchuError
 from corpus.splitting import Passage, SplitOptions, split_document
+from index.cache import EmbeddingCache, embed_with_cache
+from index.changes import Changes, compare, text_sha
 from index.duplicates import duplicate_groups
 from index.embedder import Embedder
 from index.fusion import Fusion
+from index.gate import Gate, assess, read_questions
 from index.lexical import LexicalIndex
+from index.lock import BuildLock
 from index.manifest import Manifest
-from index.snapshot import write_snapshot
+from index.snapshot import PASSAGES, write_snapshot
 from index.store import Store
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int, int], None]  # (passages embedded so far, total)
+Progress = Callable[[int, int], None]  # (passages embedded so far, passages to embed)
 _LIBRARIES = ("faiss-cpu", "numpy", "scipy", "opencc", "sentence-transformers", "torch", "transformers", "chuchu")
+# Pruning keeps at least the live build and the one live before it: a service that read the
+# pointer just before the swap may still be about to load the previous build (Store.prune).
+MIN_KEEP = 2
 
 
 @dataclass(frozen=True)
@@ -39,6 +56,21 @@ class BuildSummary:
     passages: int
     failures: tuple[str, ...]
     seconds: float
+    changes: Changes = field(default_factory=lambda: compare(None, ()))  # since the build that was live
+    embedded: int = 0  # distinct passage texts the model embedded
+    reused: int = 0  # passages whose vector came from the embedding cache
+    quality: dict[str, Any] | None = None  # the quality gate's figures, when gated
+    pruned: tuple[str, ...] = ()  # old builds removed after publishing
+    swept: tuple[str, ...] = ()  # unfinished builds of killed runs, removed before starting
+
+
+def embedding_text(passage: Passage) -> str:
+    """The text the model embeds for a passage: the one place that decides it.
+
+    The embedding cache is keyed by it and the build's change counts compare it, so changing
+    what it returns re-embeds (and counts as changed) exactly the passages whose text changes.
+    """
+    return passage.text
 
 
 def build_index(
@@ -49,19 +81,72 @@ def build_index(
     batch_size: int = 32,
     progress: Progress | None = None,
     fusion: Fusion = Fusion(),
+    *,
+    cache: EmbeddingCache | None = None,
+    lock: BuildLock | None = None,
+    wait: bool = False,
+    wait_timeout: float | None = None,
+    keep: int | None = None,
+    gate: Gate | None = None,
+    strict: bool = False,
 ) -> BuildSummary:
-    """Build an index of corpus_dir and publish it as the store's live build."""
-    began = time.perf_counter()
-    corpus = read_corpus(corpus_dir)
+    """Build an index of corpus_dir and publish it as the store's live build.
+
+    A file that cannot be read is skipped and counted in the summary, or, with ``strict``, stops
+    the build before anything is written.
+
+    ``cache`` supplies and keeps vectors between builds. The build takes the store's lock, or
+    uses ``lock`` when the caller already holds it (to fail fast before loading a model);
+    ``wait`` waits for a build already running on the store (for at most ``wait_timeout``
+    seconds) instead of failing at once. ``keep`` prunes the published builds to that many (at
+    least MIN_KEEP; None keeps all); ``gate`` refuses, with BuildError, a build that answers its
+    questions worse than the live one.
+    """
+    if cache is not None and (cache.fingerprint, cache.dimension) != (embedder.fingerprint, embedder.dimension):
+        raise BuildError(
+            f"The embedding cache {cache.file} holds vectors of model {cache.fingerprint} ({cache.dimension} "
+            f"dimensions), not of {embedder.name!r} ({embedder.fingerprint}, {embedder.dimension} dimensions)."
+        )
+    args = (corpus_dir, store, embedder, options, batch_size, progress, fusion, cache, keep, gate, strict)
+    if lock is None:
+        with BuildLock(store.root).acquire(wait=wait, timeout=wait_timeout):
+            return _build(*args)
+    if not lock.held or lock.root.resolve() != store.root.resolve():
+        raise BuildError(f"A build of {store.root} needs the build lock of that store held; it is not.")
+    return _build(*args)
+
+
+def _build(
+    corpus_dir: Path,
+    store: Store,
+    embedder: Embedder,
+    options: SplitOptions,
+    batch_size: int,
+    progress: Progress | None,
+    fusion: Fusion,
+    cache: EmbeddingCache | None,
+    keep: int | None,
+    gate: Gate | None,
+    strict: bool,
+) -> BuildSummary:
+    began = time.perf_counter()  # after the lock: time spent waiting for another build is not this build's
+    swept = tuple(store.sweep_partials())
+    if swept:
+        log.warning("removed %d unfinished build(s) left by a killed build: %s", len(swept), ", ".join(swept))
+    corpus = read_corpus(corpus_dir, strict=strict)
     if not corpus.documents:
-        raise BuildError(f"No readable .txt or .md documents in {corpus_dir}; nothing to index.")
+        raise BuildError(f"No readable documents (.txt .md .html .docx .pdf) in {corpus_dir}; nothing to index.")
     passages: list[Passage] = [p for doc in corpus.documents for p in split_document(doc, options)]
     if not passages:
         raise BuildError(f"The documents in {corpus_dir} yield no passages; nothing to index.")
+    questions = read_questions(gate) if gate is not None else None
+    texts = [embedding_text(p) for p in passages]
+    previous = store.live_id()
+    changes = compare(_live_passages(store), [(p.file, text_sha(t)) for p, t in zip(passages, texts)], previous)
 
     build_id, work = store.start()
     try:
-        vectors = _embed(embedder, passages, batch_size, progress)
+        vectors, reused, embedded = _embed(embedder, texts, cache, batch_size, progress)
         titles = {d.doc_id: d.title for d in corpus.documents}
         lexical = LexicalIndex.build([p.text for p in passages])
         context = LexicalIndex.build([f"{titles[p.doc_id]} {p.heading}" for p in passages])
@@ -79,13 +164,19 @@ def build_index(
         )
         groups = duplicate_groups([p.text for p in passages])
         write_snapshot(work, manifest, vectors, passages, list(corpus.documents), lexical, context, groups)
+        quality = None
+        if gate is not None and questions is not None:
+            quality = assess(gate, questions, work, embedder, store)  # BuildError when refused
+            replace(manifest, quality=quality).write(work)
         path = store.publish(build_id)
-    except ChuchuError:
+    except BaseException as exc:
+        # Whatever stops the build (an error, Ctrl-C), its directory goes; a SIGKILL leaves it
+        # for the next build's sweep. The pointer was never touched.
         store.abandon(build_id)
-        raise
-    except Exception as exc:
-        store.abandon(build_id)
+        if isinstance(exc, ChuchuError) or not isinstance(exc, Exception):
+            raise
         raise BuildError(f"The build failed ({exc!r}); the live index is unchanged.") from exc
+    pruned = _prune(store, keep, previous)
     summary = BuildSummary(
         build_id=build_id,
         path=path,
@@ -93,19 +184,67 @@ def build_index(
         passages=len(passages),
         failures=tuple(f.message for f in corpus.failures),
         seconds=time.perf_counter() - began,
+        changes=changes,
+        embedded=embedded,
+        reused=reused,
+        quality=quality,
+        pruned=pruned,
+        swept=swept,
     )
-    log.info("published build %s: %d documents, %d passages", build_id, summary.documents, summary.passages)
+    log.info(
+        "published build %s: %d documents, %d passages (%d embedded, %d from the cache)",
+        build_id,
+        summary.documents,
+        summary.passages,
+        embedded,
+        reused,
+    )
     return summary
 
 
-def _embed(embedder: Embedder, passages: list[Passage], batch_size: int, progress: Progress | None) -> np.ndarray:
-    chunks, total = [], len(passages)
-    for start in range(0, total, batch_size):
-        batch = passages[start : start + batch_size]
-        chunks.append(embedder.embed_passages([p.text for p in batch], batch_size=batch_size))
-        if progress is not None:
-            progress(min(start + batch_size, total), total)
-    return np.vstack(chunks).astype(np.float32)
+def _embed(
+    embedder: Embedder, texts: list[str], cache: EmbeddingCache | None, batch_size: int, progress: Progress | None
+) -> tuple[np.ndarray, int, int]:
+    """The vectors of texts, how many came from the cache, and how many texts the model embedded."""
+    embedded = 0
+
+    def embed(batch: list[str]) -> np.ndarray:
+        nonlocal embedded
+        embedded += len(batch)
+        return embedder.embed_passages(batch, batch_size=batch_size)
+
+    vectors, reused = embed_with_cache(texts, embed, cache, batch_size, progress)
+    return vectors, reused, embedded
+
+
+def _live_passages(store: Store) -> list[tuple[str, str]] | None:
+    """(file, sha of the embedded text) of each passage of the live build; None when there is none.
+
+    Read from passages.jsonl alone, so a live build that cannot be loaded as a whole still
+    gives the counts; one whose passages cannot be read counts as no build (everything added).
+    """
+    try:
+        path = store.live_path() / PASSAGES
+        with open(path, encoding="utf-8") as f:
+            rows = [json.loads(line) for line in f if line.strip()]
+        return [(row["file"], text_sha(embedding_text(Passage(**row)))) for row in rows]
+    except (ChuchuError, OSError, ValueError, TypeError, KeyError) as exc:
+        if store.live_id() is not None:
+            log.warning("cannot read the live build's passages to count the changes (%s)", exc)
+        return None
+
+
+def _prune(store: Store, keep: int | None, previous: str | None) -> tuple[str, ...]:
+    if keep is None:
+        return ()
+    if keep < MIN_KEEP:
+        log.info("keeping %d builds, not %d: a running service may still load the previous build", MIN_KEEP, keep)
+    # The build live until now is kept even when a rollback made it older than the newest ones.
+    try:
+        return tuple(store.prune(max(keep, MIN_KEEP), protect={previous} if previous else set()))
+    except OSError as exc:  # the build is published; an old one left behind is removed next time
+        log.warning("could not remove old builds from %s (%s)", store.builds, exc)
+        return ()
 
 
 def _versions() -> dict[str, str]:

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from corpus.errors import IndexUnavailable
+from corpus.errors import ChuchuError, IndexCorrupt, IndexUnavailable
 from index.embedder import Embedder
 from index.search import Searcher
 from index.snapshot import read_snapshot
@@ -22,6 +22,11 @@ class LiveIndex:
     The pointer file is looked at no more often than every ``check_every`` seconds, so a newly
     published build is picked up without a restart, and a request never costs more than a stat.
     A Searcher is immutable: a request that got one answers wholly from that build.
+
+    One thread loads a new build while the others go on answering from the old one. A new build
+    that cannot be loaded (damaged, or made by another model) is logged and not tried again until
+    the pointer changes or ``reload`` is called; the old build goes on serving meanwhile, since
+    failing every request would be worse than answering from the build before.
     """
 
     def __init__(self, store: Store, load_embedder: Callable[[], Embedder], check_every: float = 2.0) -> None:
@@ -31,7 +36,9 @@ class LiveIndex:
         self._searcher: Searcher | None = None
         self._checked = 0.0
         self._check_every = check_every
-        self._lock = threading.Lock()
+        self._failed: str | None = None  # the build id that last failed to load
+        self._lock = threading.Lock()  # guards loading the model
+        self._loading = threading.Lock()  # one thread looks at the pointer and loads builds at a time
 
     @property
     def embedder(self) -> Embedder:
@@ -41,23 +48,35 @@ class LiveIndex:
                 self._embedder = self._load_embedder()
             return self._embedder
 
+    @property
+    def build_id(self) -> str | None:
+        """The id of the build being served, None before one is loaded."""
+        current = self._searcher
+        return current.snapshot.build_id if current is not None else None
+
     def searcher(self) -> Searcher:
         """The Searcher for the live build; IndexUnavailable when there is none."""
         current = self._searcher
-        now = time.monotonic()
-        if current is not None and now - self._checked < self._check_every:
+        if current is not None and time.monotonic() - self._checked < self._check_every:
             return current
-        live = self.store.live_path()  # raises IndexMissing / IndexCorrupt
-        if current is not None and current.snapshot.path == live:
-            self._checked = now
-            return current
-        embedder = self.embedder
-        with self._lock:
-            if self._searcher is None or self._searcher.snapshot.path != live:
-                self._searcher = Searcher(read_snapshot(live), embedder)
-                log.info("serving build %s", self._searcher.snapshot.build_id)
-            self._checked = now
-            return self._searcher
+        if current is None:
+            with self._loading:  # nothing to answer from meanwhile: wait for the load
+                return self._refresh(force=False)
+        if not self._loading.acquire(blocking=False):
+            return current  # another thread is looking; answer from the build we have
+        try:
+            return self._refresh(force=False)
+        finally:
+            self._loading.release()
+
+    def reload(self) -> Searcher:
+        """Look at the pointer now and load the live build if it changed, retrying one that failed.
+
+        Raises IndexUnavailable when the live build cannot be loaded, saying which build goes on
+        serving, if any.
+        """
+        with self._loading:
+            return self._refresh(force=True)
 
     def warm_up(self) -> None:
         """Load the model and the live build now, so the first request is as fast as the rest."""
@@ -66,3 +85,32 @@ class LiveIndex:
         except IndexUnavailable as exc:  # the service still starts, and answers 503 saying why
             log.warning("%s", exc.message)
             _ = self.embedder
+
+    def _refresh(self, force: bool) -> Searcher:
+        """Called holding ``_loading``."""
+        current = self._searcher
+        now = time.monotonic()
+        live_id: str | None = None
+        try:
+            live = self.store.live_path()  # raises IndexMissing / IndexCorrupt
+            live_id = live.name
+            if current is not None and (current.snapshot.path == live or (live_id == self._failed and not force)):
+                self._checked = now
+                return current
+            searcher = Searcher(read_snapshot(live), self.embedder)
+        except Exception as exc:
+            if current is None:
+                raise
+            self._checked = now
+            message = exc.message if isinstance(exc, ChuchuError) else repr(exc)
+            serving = current.snapshot.build_id
+            failed = live_id or "(no live build)"  # the pointer itself may be gone or unreadable
+            if failed != self._failed or force:  # logged once, not on every check
+                log.error("cannot load build %s, still serving build %s: %s", failed, serving, message)
+            self._failed = failed
+            if force:
+                raise IndexCorrupt(f"{message} Still serving build {serving}.") from exc
+            return current
+        self._searcher, self._failed, self._checked = searcher, None, now
+        log.info("serving build %s", searcher.snapshot.build_id)
+        return searcher

@@ -28,6 +28,9 @@ class Manifest:
     versions: dict[str, str]
     settings: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+    # Figures on a question file (index.gate), when the build was gated; builds before the gate
+    # existed have none, which is why the field is optional rather than a new format version.
+    quality: dict[str, Any] | None = None
 
     def write(self, directory: Path) -> None:
         """Write manifest.json into a build directory."""

@@ -16,6 +16,7 @@ import os
 import re
 import secrets
 import shutil
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -174,18 +175,19 @@ class Store:
         self.point(older[0])
         return older[0]
 
-    def prune(self, keep: int) -> list[str]:
-        """Remove the published builds beyond the newest ``keep``, never the live one.
+    def prune(self, keep: int, protect: Collection[str] = ()) -> list[str]:
+        """Remove the published builds beyond the newest ``keep``, never the live one nor those in ``protect``.
 
         Returns the ids removed. A reader holding a removed build in memory keeps working; one
         that has not yet loaded it will not find it, so keep at least the build that was live
-        before the current one unless no service is running.
+        before the current one unless no service is running (``protect`` it when a rollback
+        made it older than the newest ``keep``).
         """
         if keep < 0:
             raise BadInput(f"The number of builds to keep must be 0 or more, not {keep}.")
         removed = []
         for build in self.list_builds()[keep:]:
-            if build.live:
+            if build.live or build.build_id in protect:
                 continue
             # Renamed back to .partial first: a prune killed half-way then leaves a directory
             # that nothing reads and sweep_partials removes, never a half-deleted build that

@@ -1,4 +1,4 @@
-"""The `chuchu` command: build, serve, ask, eval, settings."""
+"""The `chuchu` command: build, builds, rollback, serve, ask, eval, settings."""
 
 from __future__ import annotations
 
@@ -48,11 +48,16 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chuchu", description="Cited answers from Chinese documents.")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    p = sub.add_parser("build", help="Build the index from the corpus and publish it.")
+    _add_build_commands(sub)
+
+    p = sub.add_parser("corpus", help="Look at the corpus as a build reads it.")
+    corpus_sub = p.add_subparsers(required=True, metavar="ACTION")
+    p = corpus_sub.add_parser(
+        "check", help="Per document: encoding, passages, captions, headings, joined breaks, duplicates, skipped."
+    )
     p.add_argument("--corpus", type=Path, help="Directory of the documents (default: the corpus/ package).")
-    p.add_argument("--store", type=Path, help="Directory of the index builds (default: var/index).")
-    p.add_argument("--if-missing", action="store_true", help="Do nothing when a live build exists.")
-    p.set_defaults(run=_build)
+    p.add_argument("--strict", action="store_true", help="Exit 2 when any file cannot be read.")
+    p.set_defaults(run=_corpus_check)
 
     p = sub.add_parser("serve", help="Serve the web pages and the JSON API with gunicorn.")
     p.add_argument("--host", help="Address to listen on (default 127.0.0.1).")
@@ -84,38 +89,202 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _build(args: argparse.Namespace, settings: Settings) -> int:
-    from tqdm import tqdm
+def _add_build_commands(sub: Any) -> None:
+    """build, builds and rollback: the commands that write the store, each under its build lock."""
+    p = sub.add_parser("build", help="Build the index from the corpus and publish it.")
+    p.add_argument("--corpus", type=Path, help="Directory of the documents (default: the corpus/ package).")
+    p.add_argument("--store", type=Path, help="Directory of the index builds (default: var/index).")
+    p.add_argument("--if-missing", action="store_true", help="Do nothing when a live build exists.")
+    p.add_argument("--wait", action="store_true", help="Wait for a build already running on the store to finish.")
+    p.add_argument("--strict", action="store_true", help="Stop at the first file that cannot be read.")
+    p.add_argument(
+        "--gate",
+        type=Path,
+        metavar="QUESTIONS",
+        help="Measure the new build on this question file before publishing it, and refuse it when its "
+        "recall@5 is more than CHUCHU_GATE_MARGIN below the live build's.",
+    )
+    p.set_defaults(run=_build)
 
+    p = sub.add_parser("builds", help="List the published builds: id, time, counts, quality, which is live.")
+    p.add_argument("--json", action="store_true", help="Print the list as JSON.")
+    p.add_argument("--store", type=Path, help="Directory of the index builds.")
+    p.set_defaults(run=_builds)
+
+    p = sub.add_parser("rollback", help="Make an earlier build live again (by default the one before the live one).")
+    p.add_argument("build_id", nargs="?", metavar="ID", help="The build to make live (see `chuchu builds`).")
+    p.add_argument("--wait", action="store_true", help="Wait for a build running on the store to finish.")
+    p.add_argument("--store", type=Path, help="Directory of the index builds.")
+    p.set_defaults(run=_rollback)
+
+
+def _corpus_check(args: argparse.Namespace, settings: Settings) -> int:
+    from corpus.splitting import SplitOptions
+    from index.corpus_check import check_corpus, format_report
+
+    report = check_corpus(settings.corpus, SplitOptions(max_chars=settings.max_chars, min_chars=settings.min_chars))
+    print(format_report(report))
+    return 2 if args.strict and report.unreadable else 0
+
+
+def _build(args: argparse.Namespace, settings: Settings) -> int:
     from corpus.splitting import SplitOptions
     from index.build import build_index
-    from index.embedder import load_embedder
+    from index.cache import EmbeddingCache
+    from index.gate import Gate
+    from index.lock import BuildLock
     from index.store import Store
 
     store = Store(settings.store)
     if args.if_missing and store.live_id() is not None:
         print(f"chuchu: build {store.live_id()} is live at {store.root}; nothing to do.")
         return 0
-    embedder = load_embedder(settings.model, settings.model_cache)
-    with tqdm(total=0, unit="passage", desc="embedding", file=sys.stderr) as bar:
-
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
-
-        summary = build_index(
-            settings.corpus,
-            store,
-            embedder,
-            SplitOptions(max_chars=settings.max_chars, min_chars=settings.min_chars),
-            batch_size=settings.batch_size,
-            progress=progress,
-        )
+    gate = Gate(args.gate, settings.gate_margin) if args.gate else None
+    # The lock first: a second build stops at once rather than after loading the model.
+    with BuildLock(store.root).acquire(wait=args.wait) as lock:
+        embedder = _embedder(settings)
+        with (
+            EmbeddingCache(settings.embedding_cache, embedder.fingerprint, embedder.dimension) as cache,
+            _ProgressBar() as bar,
+        ):
+            summary = build_index(
+                settings.corpus,
+                store,
+                embedder,
+                SplitOptions(max_chars=settings.max_chars, min_chars=settings.min_chars),
+                batch_size=settings.batch_size,
+                progress=bar.update,
+                cache=cache,
+                lock=lock,
+                keep=settings.keep_builds,
+                gate=gate,
+                strict=args.strict,
+            )
     for failure in summary.failures:
         print(f"chuchu: skipped {failure}", file=sys.stderr)
+    _print_summary(summary)
+    return 0
+
+
+def _embedder(settings: Settings) -> Any:
+    """The model for a build, loaded only if some passage is not in the embedding cache."""
+    from index.lazy_embedder import load_lazily
+
+    return load_lazily(settings.model, settings.model_cache, settings.embedding_cache)
+
+
+class _ProgressBar:
+    """tqdm over the passages to embed; shown only once there are some, since only cache misses are embedded."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+
+    def update(self, done: int, total: int) -> None:
+        if self._bar is None:
+            from tqdm import tqdm
+
+            # With the total known, tqdm shows the rate (passage/s) and the time left.
+            self._bar = tqdm(total=total, unit="passage", desc="embedding", file=sys.stderr)
+        self._bar.update(done - self._bar.n)
+
+    def __enter__(self) -> _ProgressBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _print_summary(summary: Any) -> None:
+    c = summary.changes
+    since = f" since build {c.since}" if c.since else " (no build was live)"
+    print(f"built {summary.build_id} in {summary.seconds:.1f} s → {summary.path}")
+    for label, count, t in (("documents", summary.documents, c.documents), ("passages", summary.passages, c.passages)):
+        print(
+            f"  {label:<9} {count:>6}: {t.added} added, {t.changed} changed, {t.removed} removed, "
+            f"{t.unchanged} unchanged{since if label == 'documents' else ''}"
+        )
+    print(f"  vectors: {summary.embedded} passages embedded, {summary.reused} reused from the embedding cache")
+    if summary.failures:
+        print(f"  {len(summary.failures)} files unreadable, skipped")
+    if summary.quality:
+        q = summary.quality
+        line = f"  quality on {q['questions']['file']}: {_quality(q)}"
+        compared = q.get("compared_with")
+        line += f"; live build R@5 {compared['recall@5']:.3f}" if compared else "; no live build to compare with"
+        print(line)
+    if summary.swept:
+        print(f"  removed unfinished builds of killed runs: {', '.join(summary.swept)}")
+    if summary.pruned:
+        print(f"  removed old builds: {', '.join(summary.pruned)}")
+
+
+def _quality(q: dict[str, Any]) -> str:
+    def figure(name: str) -> str:
+        value = q.get(name)
+        return f"{value:.3f}" if isinstance(value, int | float) else "-"
+
+    return (
+        f"R@1 {figure('recall@1')}  R@5 {figure('recall@5')}  R@10 {figure('recall@10')}  "
+        f"MRR@10 {figure('mrr@10')}  abstention {figure('abstention_accuracy')}"
+    )
+
+
+def _builds(args: argparse.Namespace, settings: Settings) -> int:
+    from index.store import Store
+
+    store = Store(settings.store)
+    builds = store.list_builds()
+    if args.json:
+        rows = [
+            {
+                "id": b.build_id,
+                "built_at": b.built_at,
+                "live": b.live,
+                "documents": b.documents,
+                "passages": b.passages,
+                "quality": b.quality,
+            }
+            for b in builds
+        ]
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    if not builds:
+        print(f"No published build in {store.root}; run `chuchu build`.")
+        return 0
+    print(f"   {'build':<24}{'built (UTC)':<21}{'docs':>6}{'passages':>10}   quality (hybrid, k=10)")
+    for b in builds:
+        built = (b.built_at or "?")[:19].replace("T", " ")
+        quality = f"{_quality(b.quality)}  on {b.quality.get('questions', {}).get('file', '?')}" if b.quality else "-"
+        docs = "?" if b.documents is None else str(b.documents)
+        passages = "?" if b.passages is None else str(b.passages)
+        print(f"{'*' if b.live else ' '}  {b.build_id:<24}{built:<21}{docs:>6}{passages:>10}   {quality}")
+    live = store.live_id()
+    if live is None:
+        print("(no build is live)")
+    elif not any(b.live for b in builds):
+        print(f"(the live build {live} is missing from {store.builds})")
+    else:
+        print("* live")
+    return 0
+
+
+def _rollback(args: argparse.Namespace, settings: Settings) -> int:
+    from corpus.errors import NotFound
+    from index.lock import BuildLock
+    from index.store import Store
+
+    store = Store(settings.store)
+    if not store.builds.is_dir():  # said before taking the lock, which would create the store
+        raise NotFound(f"No build has been published in {store.root}; run `chuchu build`.")
+    # Under the build lock: a build publishing meanwhile would otherwise undo the rollback at
+    # once, or prune the very build being made live.
+    with BuildLock(store.root).acquire(wait=args.wait):
+        before = store.live_id()
+        now = store.rollback(args.build_id)
     print(
-        f"built {summary.build_id}: {summary.documents} documents, {summary.passages} passages, "
-        f"{len(summary.failures)} unreadable, {summary.seconds:.1f} s → {summary.path}"
+        f"build {now} is live (was {before or 'none'}); a running `chuchu serve` picks it up within "
+        f"{settings.reload_seconds:g} s, or at once on POST /api/admin/reload."
     )
     return 0
 
@@ -237,6 +406,6 @@ def _scores_json(s: Any) -> dict[str, Any]:
 
 
 def _settings(args: argparse.Namespace, settings: Settings) -> int:
-    for (env, help_text), value in zip(Settings.help().items(), vars(settings).values()):
+    for (env, help_text), value in zip(Settings.help().items(), settings.shown().values()):
         print(f"{env}={value}\n    {help_text}")
     return 0

@@ -14,8 +14,9 @@ from corpus.errors import BadInput
 PREFIX = "CHUCHU_"
 
 
-def _setting(default: Any, help: str) -> Any:
-    return field(default=default, metadata={"help": help})
+def _setting(default: Any, help: str, secret: bool = False) -> Any:
+    # A secret stays out of repr (logs, tracebacks) and is masked by `chuchu settings`.
+    return field(default=default, repr=not secret, metadata={"help": help, "secret": secret})
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,22 @@ class Settings:
     max_k: int = _setting(50, "Most passages a request may ask for.")
     max_question_chars: int = _setting(1000, "Longest question accepted, in characters.")
     reload_seconds: float = _setting(2.0, "How often the service looks for a newly published build.")
+    keep_builds: int = _setting(
+        3,
+        "Published builds kept after each build, the live one included; never fewer than 2, "
+        "because a running service may still be loading the previous one.",
+    )
+    embedding_cache: Path = _setting(
+        Path("var/cache"), "Directory of the embedding cache, so a rebuild embeds only new or changed passages."
+    )
+    gate_margin: float = _setting(
+        0.02, "How far recall@5 may fall below the live build's before `chuchu build --gate` refuses a build."
+    )
+    admin_token: str = _setting(
+        "",
+        "Token of POST /api/admin/reload, sent as `Authorization: Bearer …`; unset, the endpoint is disabled.",
+        secret=True,
+    )
     log_level: str = _setting("INFO", "Logging level: DEBUG, INFO, WARNING or ERROR.")
 
     @classmethod
@@ -59,6 +76,16 @@ class Settings:
     def help(cls) -> dict[str, str]:
         """Each setting's environment variable and help."""
         return {PREFIX + f.name.upper(): f.metadata["help"] for f in fields(cls)}
+
+    def shown(self) -> dict[str, Any]:
+        """Each setting's environment variable and value, a secret shown only as set or unset."""
+        shown = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.metadata["secret"]:
+                value = "(set)" if value else "(unset)"
+            shown[PREFIX + f.name.upper()] = value
+        return shown
 
 
 def _parse(name: str, kind: Any, raw: str) -> Any:

@@ -26,3 +26,34 @@ def test_the_check_names_unreadable_files(tmp_path):
     report = check_corpus(tmp_path)
     assert len(report.documents) == 1 and report.unreadable[0].startswith("bad.docx")
     assert "UNREADABLE bad.docx" in format_report(report)
+
+
+def test_chuchu_corpus_check_prints_the_report_and_strict_fails_on_unreadable(tmp_path, capsys):
+    from service.cli import main
+
+    (tmp_path / "good.txt").write_text(
+        "萍乡市坚持工业强市不动摇，积极抢抓国家产业转型升级示范区建设机遇。", encoding="utf-8"
+    )
+    assert main(["corpus", "check", "--corpus", str(tmp_path)]) == 0
+    assert "good.txt  (utf-8)" in capsys.readouterr().out
+    (tmp_path / "bad.pdf").write_bytes(b"%PDF-1.4 broken")
+    assert main(["corpus", "check", "--corpus", str(tmp_path), "--strict"]) == 2
+    assert "UNREADABLE bad.pdf" in capsys.readouterr().out
+
+
+def test_a_strict_build_stops_at_an_unreadable_file_and_publishes_nothing(tmp_path, fake_embedder):
+    import pytest
+
+    from corpus.errors import CorpusError
+    from index.build import build_index
+    from index.store import Store
+
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "good.txt").write_text("萍乡市坚持工业强市不动摇，积极抢抓示范区建设机遇。", encoding="utf-8")
+    (tmp_path / "docs" / "bad.docx").write_bytes(b"not a zip")
+    store = Store(tmp_path / "store")
+    with pytest.raises(CorpusError, match="bad.docx"):
+        build_index(tmp_path / "docs", store, fake_embedder, strict=True)
+    assert store.live_id() is None
+    summary = build_index(tmp_path / "docs", store, fake_embedder)
+    assert summary.documents == 1 and len(summary.failures) == 1 and "bad.docx" in summary.failures[0]
