@@ -85,7 +85,7 @@ def read_document(root: Path, path: Path, catalog: dict[str, dict[str, str]]) ->
     except OSError as exc:
         raise DocumentUnreadable(f"{file}: cannot be read ({exc.strerror or exc}).") from exc
     extracted = extract(raw, file)
-    meta = describe(file, extracted.text, catalog.get(file, {}), extracted, read_layout(extracted.text))
+    meta = describe(file, catalog.get(file, {}), extracted, read_layout(extracted.text))
     return Document(
         doc_id=doc_id_for(file),
         file=file,

@@ -277,7 +277,9 @@ def _assemble(text: str, all_lines: list[Line], kinds: list[str], notes: list[st
 
 
 def _single(line: Line, kind: str, note: str, text: str) -> Block:
-    level = 2 if kind == "heading" and _SUBHEADING.match(text[line.start : line.end]) else 1 if kind == "heading" else 0
+    level = 0
+    if kind == "heading":
+        level = 2 if _SUBHEADING.match(text[line.start : line.end]) else 1
     return Block(kind, (line,), ((line.start, line.end),), level=level, note=note)
 
 

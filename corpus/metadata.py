@@ -29,8 +29,9 @@ class Metadata:
     year: int | None  # the year the document reports on
 
 
-def describe(file: str, text: str, catalog: dict[str, str], extracted: Extracted, layout: Layout) -> Metadata:
+def describe(file: str, catalog: dict[str, str], extracted: Extracted, layout: Layout) -> Metadata:
     """The metadata of one document, from the catalog first, then the file, then its text."""
+    text = extracted.text
     title = catalog.get("title") or extracted.title or layout.title or _first_line(text) or file
     source = catalog.get("source") or layout.source
     date = catalog.get("date") or extracted.date or layout.date

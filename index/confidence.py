@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from corpus.asking import Asking, supplies
-from corpus.terms import fold, terms
+from corpus.terms import terms
 
 # The raw score is _PRIOR + sum of weight * (signal - centre) over the signals that apply. Set by
 # hand: a passage that lacks the kind of answer asked for outweighs everything else together; the
@@ -103,7 +103,7 @@ def judge(
         return Verdict(False, 0.0, 0.0, {}, "No passage matched the question.")
     values = signals(asking, hits[0], idf, lexical_voted)
     raw = raw_score(values)
-    confidence = _sigmoid(slope * raw + intercept)
+    confidence = scale(raw, slope, intercept)
     answerable = confidence >= THRESHOLD
     return Verdict(answerable, confidence, raw, values, "" if answerable else _reason(asking, values))
 
@@ -130,7 +130,9 @@ def calibrate(raws: Sequence[float], correct: Sequence[bool], l2: float = 0.1) -
     return float(w[0]), float(w[1])
 
 
-def _sigmoid(z: float) -> float:
+def scale(raw: float, slope: float = SLOPE, intercept: float = INTERCEPT) -> float:
+    """The raw score as a probability (Platt scaling)."""
+    z = slope * raw + intercept
     return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
 
 
@@ -144,4 +146,4 @@ def _reason(asking: Asking, values: dict[str, float | None]) -> str:
 
 def context_of(title: str, heading: str, date: str | None) -> str:
     """The context a passage is judged with: its document's title and date, its heading."""
-    return fold(" ".join(part for part in (title, heading, date or "") if part))
+    return " ".join(part for part in (title, heading, date or "") if part)

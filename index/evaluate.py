@@ -9,8 +9,12 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from corpus.errors import BadInput
+
+if TYPE_CHECKING:
+    from index.search import Searcher
 
 KS = (1, 5, 10)
 _SPACE = re.compile(r"\s+")
@@ -93,6 +97,16 @@ def answers_partly(sentence: str, evidence: Sequence[str]) -> bool:
     """Whether a sentence holds an evidence string, or is part of one (evidence may span sentences)."""
     text = normalise(sentence)
     return bool(text) and any(normalise(e) in text or text in normalise(e) for e in evidence)
+
+
+def retriever(searcher: Searcher, k: int, mode: str = "hybrid") -> Callable[[str], tuple[list[str], bool]]:
+    """What `run` asks with: a searcher's ranked passage texts and whether it abstained."""
+
+    def retrieve(question: str) -> tuple[list[str], bool]:
+        result = searcher.run(question, k, mode)
+        return [h.passage.text for h in result.hits], not result.answerable
+
+    return retrieve
 
 
 def run(

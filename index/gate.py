@@ -78,12 +78,7 @@ def assess(gate: Gate, read: Questions, candidate: Path, embedder: Embedder, sto
 
 def measure(searcher: Searcher, questions: list[evaluate.Question], source: dict[str, Any]) -> dict[str, Any]:
     """recall@1/5/10, MRR@10 and abstention accuracy of one build, as a manifest records them."""
-
-    def retrieve(question: str) -> tuple[list[str], bool]:
-        result = searcher.run(question, K, MODE)
-        return [h.passage.text for h in result.hits], not result.answerable
-
-    scores = evaluate.score(evaluate.run(questions, retrieve))
+    scores = evaluate.score(evaluate.run(questions, evaluate.retriever(searcher, K, MODE)))
     return {
         "questions": source,
         "mode": MODE,

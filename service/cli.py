@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -343,12 +342,7 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     modes = MODES if args.compare else (args.mode,)
     tables = {}
     for mode in modes:
-
-        def retrieve(question: str, mode: str = mode) -> tuple[list[str], bool]:
-            result = searcher.run(question, args.k, mode)
-            return [h.passage.text for h in result.hits], not result.answerable
-
-        tables[mode] = evaluate.by_type(evaluate.run(questions, retrieve))
+        tables[mode] = evaluate.by_type(evaluate.run(questions, evaluate.retriever(searcher, args.k, mode)))
     if args.json:
         print(
             json.dumps(
@@ -386,7 +380,7 @@ def _calibrate(searcher: Any, questions: Sequence[Any], k: int) -> int:
         correct.append(bool(result.hits) and q.answerable and evaluate.answers(result.hits[0].passage.text, q.evidence))
     slope, intercept = confidence.calibrate(raws, correct)
     for label, (a, b) in (("shipped", (confidence.SLOPE, confidence.INTERCEPT)), ("fitted", (slope, intercept))):
-        p = [1 / (1 + math.exp(-(a * r + b))) for r in raws]
+        p = [confidence.scale(r, a, b) for r in raws]
         brier = sum((pi - c) ** 2 for pi, c in zip(p, correct)) / len(p)
         right = sum((pi >= confidence.THRESHOLD) == c for pi, c in zip(p, correct))
         print(f"{label:<8} slope {a:.3f} intercept {b:.3f}  Brier {brier:.4f}  judged right {right}/{len(p)}")

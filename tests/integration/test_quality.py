@@ -15,12 +15,7 @@ pytestmark = pytest.mark.integration
 
 
 def _outcomes(live, mode):
-    searcher = live.searcher()
-
-    def retrieve(question):
-        result = searcher.run(question, 10, mode)
-        return [h.passage.text for h in result.hits], not result.answerable
-
+    retrieve = evaluate.retriever(live.searcher(), 10, mode)
     return evaluate.run(evaluate.load_questions(DEV_QUESTIONS), retrieve)
 
 

@@ -155,7 +155,7 @@ def test_source_date_and_report_year_come_from_the_text_when_no_catalog_says(cor
     found = {}
     for key, (doc, _) in corpus.items():
         layout = read_layout(doc.text)
-        meta = describe(doc.file, doc.text, {}, Extracted(doc.text, "utf-8", "text"), layout)
+        meta = describe(doc.file, {}, Extracted(doc.text, "utf-8", "text"), layout)
         found[key] = (meta.source, meta.date, meta.year)
     assert found["000"] == ("萍乡日报", None, 2025)  # "来源:萍乡日报"; the one year it names
     assert found["001"] == (None, "2021-09-04", 2021)  # the post's time
