@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed-stamp
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,ray]'  # ray: the tests start a local Ray cluster
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -30,8 +30,8 @@ test-unit: install
 	$(BIN)/python -m pytest tests/unit
 
 lint: install
-	$(BIN)/ruff check corpus index service tests
-	$(BIN)/ruff format --check corpus index service tests
+	$(BIN)/ruff check corpus index service tests benchmarks
+	$(BIN)/ruff format --check corpus index service tests benchmarks
 
 # The browser tests drive Debian's Chromium; Playwright's own browser download cannot work here.
 chromium:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,8 +55,13 @@ class Corpus:
         """One hash over every document's name and content, for the manifest."""
         h = hashlib.sha256()
         for doc in self.documents:
-            h.update(f"{doc.file}\0{doc.sha256}\0{doc.title}\n".encode())
+            h.update(hash_entry(doc))
         return h.hexdigest()
+
+
+def hash_entry(doc: Document) -> bytes:
+    """What the corpus hash takes of one document, in file order (a streaming build hashes as it reads)."""
+    return f"{doc.file}\0{doc.sha256}\0{doc.title}\n".encode()
 
 
 def doc_id_for(file: str) -> str:
@@ -102,17 +108,30 @@ def read_document(root: Path, path: Path, catalog: dict[str, dict[str, str]]) ->
 
 def read_corpus(root: Path, strict: bool = False) -> Corpus:
     """Read every document under root; unreadable files are collected (or fatal when strict)."""
+    documents: list[Document] = []
+    failures: list[DocumentUnreadable] = []
+    for item in scan_corpus(root, strict):
+        if isinstance(item, DocumentUnreadable):
+            failures.append(item)
+        else:
+            documents.append(item)
+    return Corpus(root=Path(root), documents=tuple(documents), failures=tuple(failures))
+
+
+def scan_corpus(root: Path, strict: bool = False) -> Iterator[Document | DocumentUnreadable]:
+    """Each document under root in file order, read one at a time, or why a file cannot be read.
+
+    A build streams this, so it holds one document at a time rather than the whole corpus.
+    """
     root = Path(root)
     if not root.is_dir():
         raise CorpusError(f"The corpus directory {root} does not exist; pass --corpus DIR.")
     catalog = load_catalog(root)
-    documents, failures = [], []
     for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES):
         try:
-            documents.append(read_document(root, path, catalog))
+            yield read_document(root, path, catalog)
         except DocumentUnreadable as exc:
             if strict:
                 raise CorpusError(f"{exc.message} (--strict stops at the first unreadable file.)") from exc
             log.warning("skipped %s", exc.message)
-            failures.append(exc)
-    return Corpus(root=root, documents=tuple(documents), failures=tuple(failures))
+            yield exc

@@ -10,10 +10,11 @@ swap, and then the oldest builds beyond ``keep`` are removed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import metadata
@@ -22,20 +23,20 @@ from typing import Any
 
 import numpy as np
 
-from corpus.documents import read_corpus
-from corpus.errors import BuildError, ChuchuError
+from corpus.documents import scan_corpus
+from corpus.errors import BuildError, ChuchuError, DocumentUnreadable
 from corpus.splitting import Passage, SplitOptions, split_document
 from index.cache import EmbeddingCache, embed_with_cache
 from index.changes import Changes, compare, text_sha
-from index.duplicates import duplicate_groups
 from index.embedder import Embedder
 from index.fusion import Fusion
 from index.gate import Gate, assess, read_questions
-from index.lexical import LexicalIndex
 from index.lock import BuildLock
 from index.manifest import Manifest
-from index.snapshot import PASSAGES, write_snapshot
+from index.ray_embedding import RayOptions, fill_cache
+from index.snapshot import PASSAGES, SnapshotWriter
 from index.store import Store
+from index.vectors import APPROXIMATE_ABOVE, VectorIndexInfo
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,8 @@ _LIBRARIES = ("faiss-cpu", "numpy", "scipy", "opencc", "sentence-transformers", 
 # Pruning keeps at least the live build and the one live before it: a service that read the
 # pointer just before the swap may still be about to load the previous build (Store.prune).
 MIN_KEEP = 2
+# Passages embedded (and their vectors held) at a time: 2048 × 384 float32 is 3 MB.
+_WINDOW = 2048
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,7 @@ class BuildSummary:
     quality: dict[str, Any] | None = None  # the quality gate's figures, when gated
     pruned: tuple[str, ...] = ()  # old builds removed after publishing
     swept: tuple[str, ...] = ()  # unfinished builds of killed runs, removed before starting
+    vectors: VectorIndexInfo = VectorIndexInfo()  # exact or approximate, with its measured recall
 
 
 def embedding_text(passage: Passage) -> str:
@@ -89,6 +93,8 @@ def build_index(
     keep: int | None = None,
     gate: Gate | None = None,
     strict: bool = False,
+    approximate_above: int = APPROXIMATE_ABOVE,
+    ray: RayOptions | None = None,
 ) -> BuildSummary:
     """Build an index of corpus_dir and publish it as the store's live build.
 
@@ -100,14 +106,35 @@ def build_index(
     ``wait`` waits for a build already running on the store (for at most ``wait_timeout``
     seconds) instead of failing at once. ``keep`` prunes the published builds to that many (at
     least MIN_KEEP; None keeps all); ``gate`` refuses, with BuildError, a build that answers its
-    questions worse than the live one.
+    questions worse than the live one. Above ``approximate_above`` passages the vector index is
+    approximate (index.vectors). ``ray`` embeds on a Ray cluster (index.ray_embedding), through
+    the cache, which it then needs.
+
+    The documents stream through: one is read, split and written at a time, and vectors are made
+    a window at a time, so memory grows with the corpus only as the indexes themselves do.
     """
     if cache is not None and (cache.fingerprint, cache.dimension) != (embedder.fingerprint, embedder.dimension):
         raise BuildError(
             f"The embedding cache {cache.file} holds vectors of model {cache.fingerprint} ({cache.dimension} "
             f"dimensions), not of {embedder.name!r} ({embedder.fingerprint}, {embedder.dimension} dimensions)."
         )
-    args = (corpus_dir, store, embedder, options, batch_size, progress, fusion, cache, keep, gate, strict)
+    if ray is not None and cache is None:
+        raise BuildError("A build on Ray needs the embedding cache: the cluster's vectors come back through it.")
+    args = (
+        corpus_dir,
+        store,
+        embedder,
+        options,
+        batch_size,
+        progress,
+        fusion,
+        cache,
+        keep,
+        gate,
+        strict,
+        approximate_above,
+        ray,
+    )
     if lock is None:
         with BuildLock(store.root).acquire(wait=wait, timeout=wait_timeout):
             return _build(*args)
@@ -128,42 +155,35 @@ def _build(
     keep: int | None,
     gate: Gate | None,
     strict: bool,
+    approximate_above: int,
+    ray: RayOptions | None,
 ) -> BuildSummary:
     began = time.perf_counter()  # after the lock: time spent waiting for another build is not this build's
     swept = tuple(store.sweep_partials())
     if swept:
         log.warning("removed %d unfinished build(s) left by a killed build: %s", len(swept), ", ".join(swept))
-    corpus = read_corpus(corpus_dir, strict=strict)
-    if not corpus.documents:
-        raise BuildError(f"No readable documents (.txt .md .html .docx .pdf) in {corpus_dir}; nothing to index.")
-    passages: list[Passage] = [p for doc in corpus.documents for p in split_document(doc, options)]
-    if not passages:
-        raise BuildError(f"The documents in {corpus_dir} yield no passages; nothing to index.")
     questions = read_questions(gate) if gate is not None else None
-    texts = [embedding_text(p) for p in passages]
     previous = store.live_id()
-    changes = compare(_live_passages(store), [(p.file, text_sha(t)) for p, t in zip(passages, texts)], previous)
+    old = _live_passages(store)
 
     build_id, work = store.start()
     try:
-        vectors, reused, embedded = _embed(embedder, texts, cache, batch_size, progress)
-        titles = {d.doc_id: d.title for d in corpus.documents}
-        lexical = LexicalIndex.build([p.text for p in passages])
-        context = LexicalIndex.build([f"{titles[p.doc_id]} {p.heading}" for p in passages])
-        manifest = Manifest(
-            build_id=build_id,
-            built_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            model=embedder.name,
-            model_fingerprint=embedder.fingerprint,
-            dimension=embedder.dimension,
-            documents=len(corpus.documents),
-            passages=len(passages),
-            corpus_hash=corpus.hash,
-            versions=_versions(),
-            settings={"max_chars": options.max_chars, "min_chars": options.min_chars, "fusion": fusion.record()},
-        )
-        groups = duplicate_groups([p.text for p in passages])
-        write_snapshot(work, manifest, vectors, passages, list(corpus.documents), lexical, context, groups)
+        with SnapshotWriter(work, embedder.dimension) as out:
+            read = _read(corpus_dir, strict, options, out)
+            embedded, reused = _embed(out, embedder, cache, batch_size, progress, ray)
+            manifest = Manifest(
+                build_id=build_id,
+                built_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                model=embedder.name,
+                model_fingerprint=embedder.fingerprint,
+                dimension=embedder.dimension,
+                documents=out.documents,
+                passages=out.passages,
+                corpus_hash=out.corpus_hash,
+                versions=_versions(),
+                settings={"max_chars": options.max_chars, "min_chars": options.min_chars, "fusion": fusion.record()},
+            )
+            manifest = out.finish(manifest, approximate_above)
         quality = None
         if gate is not None and questions is not None:
             quality = assess(gate, questions, work, embedder, store)  # BuildError when refused
@@ -180,16 +200,17 @@ def _build(
     summary = BuildSummary(
         build_id=build_id,
         path=path,
-        documents=len(corpus.documents),
-        passages=len(passages),
-        failures=tuple(f.message for f in corpus.failures),
+        documents=manifest.documents,
+        passages=manifest.passages,
+        failures=read.failures,
         seconds=time.perf_counter() - began,
-        changes=changes,
+        changes=compare(old, read.keys, previous),
         embedded=embedded,
         reused=reused,
         quality=quality,
         pruned=pruned,
         swept=swept,
+        vectors=VectorIndexInfo.from_record(manifest.settings["vectors"]),
     )
     log.info(
         "published build %s: %d documents, %d passages (%d embedded, %d from the cache)",
@@ -202,19 +223,105 @@ def _build(
     return summary
 
 
+@dataclass(frozen=True)
+class _Read:
+    failures: tuple[str, ...]  # why each unreadable file was skipped
+    keys: list[tuple[str, str]]  # (file, sha of the embedded text) per passage, for the change counts
+
+
+def _read(corpus_dir: Path, strict: bool, options: SplitOptions, out: SnapshotWriter) -> _Read:
+    """Read, split and write the documents one at a time."""
+    failures: list[str] = []
+    keys: list[tuple[str, str]] = []
+    for item in scan_corpus(corpus_dir, strict=strict):
+        if isinstance(item, DocumentUnreadable):
+            failures.append(item.message)
+            continue
+        passages = split_document(item, options)
+        out.add(item, passages)
+        keys.extend((p.file, text_sha(embedding_text(p))) for p in passages)
+    if not out.documents:
+        raise BuildError(f"No readable documents (.txt .md .html .docx .pdf) in {corpus_dir}; nothing to index.")
+    if not out.passages:
+        raise BuildError(f"The documents in {corpus_dir} yield no passages; nothing to index.")
+    return _Read(tuple(failures), keys)
+
+
 def _embed(
-    embedder: Embedder, texts: list[str], cache: EmbeddingCache | None, batch_size: int, progress: Progress | None
-) -> tuple[np.ndarray, int, int]:
-    """The vectors of texts, how many came from the cache, and how many texts the model embedded."""
-    embedded = 0
+    out: SnapshotWriter,
+    embedder: Embedder,
+    cache: EmbeddingCache | None,
+    batch_size: int,
+    progress: Progress | None,
+    ray: RayOptions | None,
+) -> tuple[int, int]:
+    """Vectors for the written passages, into the writer's spool: (texts the model embedded, passages reused).
+
+    The passages are read back from disk a window at a time, so only one window of texts and
+    vectors is held. On Ray, the cluster first fills the cache with every text it lacks; the
+    windows then find all their vectors there, as a local build finds the ones it embedded.
+    """
+
+    def texts() -> Iterator[str]:
+        return (embedding_text(p) for p in out.written_passages())
+
+    batches: list[list[str]] = []
+    if ray is not None and cache is not None:
+        # The batches a local build would embed, window by window, so the model sees the same ones.
+        batches = [w[i : i + batch_size] for w in _missing(texts(), cache) for i in range(0, len(w), batch_size)]
+        fill_cache(batches, cache, embedder, ray, progress)
+    # Texts embedded by this build (on Ray, or below), by digest: a passage whose text is not
+    # among them had its vector in the cache before the build, and counts as reused.
+    fresh = {_digest(t) for batch in batches for t in batch}
+    on_ray = len(fresh)
+    to_embed = sum(len(w) for w in _missing(texts(), cache))  # for the progress bar; 0 when Ray filled the cache
 
     def embed(batch: list[str]) -> np.ndarray:
-        nonlocal embedded
-        embedded += len(batch)
-        return embedder.embed_passages(batch, batch_size=batch_size)
+        vectors = embedder.embed_passages(batch, batch_size=batch_size)
+        fresh.update(_digest(t) for t in batch)
+        if progress is not None:
+            progress(len(fresh) - on_ray, to_embed)
+        return vectors
 
-    vectors, reused = embed_with_cache(texts, embed, cache, batch_size, progress)
-    return vectors, reused, embedded
+    reused = 0
+    for window in _windows(texts(), _WINDOW):
+        vectors, _ = embed_with_cache(window, embed, cache, batch_size)
+        out.spool.add(vectors)
+        reused += sum(_digest(t) not in fresh for t in window)
+    return len(fresh), reused
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+
+
+def _missing(texts: Iterator[str], cache: EmbeddingCache | None) -> Iterator[list[str]]:
+    """Per window, the texts the model will have to embed: each distinct one the cache lacks, in order.
+
+    Without a cache, each window embeds its own distinct texts. Only cache keys are held (about
+    100 bytes a passage), not texts or vectors.
+    """
+    seen: set[str] = set()
+    for window in _windows(texts, _WINDOW):
+        if cache is None:
+            yield list(dict.fromkeys(window))
+            continue
+        keys = {cache.key(t): t for t in window}
+        fresh = [k for k in keys if k not in seen]
+        seen.update(fresh)
+        present = cache.has_many(fresh)
+        yield [keys[k] for k in fresh if k not in present]
+
+
+def _windows(items: Iterator[str], size: int) -> Iterator[list[str]]:
+    window: list[str] = []
+    for item in items:
+        window.append(item)
+        if len(window) == size:
+            yield window
+            window = []
+    if window:
+        yield window
 
 
 def _live_passages(store: Store) -> list[tuple[str, str]] | None:

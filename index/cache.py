@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -72,6 +72,15 @@ class EmbeddingCache:
                 if len(blob) == self.dimension * _FLOAT.itemsize:
                     found[key] = np.frombuffer(blob, dtype=_FLOAT).astype(np.float32)
         return found
+
+    def has_many(self, keys: Sequence[str]) -> set[str]:
+        """Which of ``keys`` the cache holds, without reading their vectors."""
+        present: set[str] = set()
+        for start in range(0, len(keys), _CHUNK):
+            none: list[tuple[str]] = []
+            rows = self._guarded(partial(self._select, list(keys[start : start + _CHUNK]), "key"), none)
+            present.update(row[0] for row in rows)
+        return present
 
     def put_many(self, items: Mapping[str, np.ndarray]) -> None:
         """Store vectors, in one transaction: all of them are kept or, if killed, none."""
@@ -149,8 +158,8 @@ class EmbeddingCache:
             raise
         return db
 
-    def _select(self, keys: list[str]) -> list[tuple[str, bytes]]:
-        sql = f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(keys))})"
+    def _select(self, keys: list[str], columns: str = "key, vector") -> list[Any]:
+        sql = f"SELECT {columns} FROM vectors WHERE key IN ({','.join('?' * len(keys))})"
         return self._db.execute(sql, keys).fetchall()
 
     def _write(self, rows: list[tuple[str, bytes]]) -> None:

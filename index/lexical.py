@@ -56,25 +56,10 @@ class LexicalIndex:
     @classmethod
     def build(cls, texts: Sequence[str], k1: float = 1.2, b: float = 0.75) -> LexicalIndex:
         """Index texts (one per passage, in vector order)."""
-        vocabulary: dict[str, int] = {}
-        rows, cols, tfs, lengths = [], [], [], []
-        for i, text in enumerate(texts):
-            counts = Counter(terms(text))
-            lengths.append(sum(counts.values()))
-            for term, tf in counts.items():
-                rows.append(i)
-                cols.append(vocabulary.setdefault(term, len(vocabulary)))
-                tfs.append(tf)
-        n = len(texts)
-        tf = sp.csr_matrix((np.array(tfs, np.float32), (rows, cols)), shape=(n, len(vocabulary)))
-        df = np.bincount(np.array(cols, dtype=np.int64), minlength=len(vocabulary))
-        idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
-        dl = np.array(lengths, np.float32)
-        norm = k1 * (1 - b + b * dl / max(float(dl.mean()), 1.0))
-        tf = tf.tocoo()
-        data = idf[tf.col] * tf.data * (k1 + 1) / (tf.data + norm[tf.row])
-        weights = sp.csc_matrix((data.astype(np.float32), (tf.row, tf.col)), shape=tf.shape)
-        return cls(weights, vocabulary, k1, b)
+        builder = LexicalBuilder()
+        for text in texts:
+            builder.add(text)
+        return builder.build(k1, b)
 
     def score(self, question: str) -> LexicalScores:
         """BM25 of every passage for the question; all zeros when no term occurs."""
@@ -108,3 +93,50 @@ class LexicalIndex:
                 f"{len(vocabulary)}; run `chuchu build` again."
             )
         return cls(weights, vocabulary, k1, b)
+
+
+class LexicalBuilder:
+    """Takes passages one by one as a build streams them, holding only their term counts.
+
+    Counts are kept as numpy arrays (a few bytes per distinct term of a passage) rather than
+    Python lists of ints, about ten times smaller, so what grows with the corpus is about the
+    size of the weight matrix the index is anyway.
+    """
+
+    def __init__(self) -> None:
+        self._vocabulary: dict[str, int] = {}
+        self._ids: list[np.ndarray] = []
+        self._tfs: list[np.ndarray] = []
+
+    def add(self, text: str) -> None:
+        """Take the next passage's text."""
+        counts = Counter(terms(text))
+        vocabulary = self._vocabulary
+        self._ids.append(
+            np.fromiter((vocabulary.setdefault(t, len(vocabulary)) for t in counts), np.int32, len(counts))
+        )
+        self._tfs.append(np.fromiter(counts.values(), np.float32, len(counts)))
+
+    def build(self, k1: float = 1.2, b: float = 0.75) -> LexicalIndex:
+        """The BM25 index of the passages taken so far."""
+        n, columns = len(self._ids), len(self._vocabulary)
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum([len(ids) for ids in self._ids], out=indptr[1:])
+        cols = np.concatenate(self._ids) if n else np.zeros(0, np.int32)
+        tf = np.concatenate(self._tfs) if n else np.zeros(0, np.float32)
+        self._ids, self._tfs = [], []  # the arrays above replace them
+        df = np.bincount(cols, minlength=columns)
+        idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
+        lengths = np.diff(indptr)
+        dl = np.bincount(np.repeat(np.arange(n), lengths), weights=tf, minlength=n).astype(np.float32)
+        norm = k1 * (1 - b + b * dl / max(float(dl.mean()) if n else 0.0, 1.0))
+        denominator = tf + np.repeat(norm, lengths)
+        data = idf[cols]
+        data *= tf
+        data *= k1 + 1
+        data /= denominator  # in place, in BM25's order of operations, with no index arrays of pairs
+        del tf, denominator
+        # Built row by row as CSR, then turned into CSC, the form queries read columns of.
+        weights = sp.csr_matrix((data, cols, indptr), shape=(n, columns)).tocsc()
+        vocabulary, self._vocabulary = self._vocabulary, {}
+        return LexicalIndex(weights, vocabulary, k1, b)

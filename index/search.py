@@ -11,6 +11,7 @@ from corpus.asking import Asking, read_question
 from corpus.documents import Document
 from corpus.errors import BadInput
 from corpus.splitting import Passage
+from index import vectors
 from index.answering import Span, best_sentence, passage_sentences
 from index.confidence import Evidence, Verdict, context_of, judge
 from index.embedder import Embedder
@@ -61,6 +62,8 @@ class Searcher:
         self.fusion = Fusion(**snapshot.manifest.settings.get("fusion", {}))
         min_chars = int(snapshot.manifest.settings.get("min_chars", 24))
         self._short = np.array([p.kind == "caption" or len(p.text) < min_chars for p in snapshot.passages], dtype=bool)
+        self._doc_ids = sorted(snapshot.documents)
+        self._doc_of = np.searchsorted(self._doc_ids, [p.doc_id for p in snapshot.passages]).astype(np.int64)
         self._members: dict[int, list[int]] = {}
         for i, group in enumerate(snapshot.groups.tolist()):
             self._members.setdefault(group, []).append(i)
@@ -76,7 +79,8 @@ class Searcher:
         timings: dict[str, float] = {}
         clock = time.perf_counter()
         n = len(self.snapshot.passages)
-        query, dense = self._dense(question, n)
+        allowed = self._allowed(where) if where.active else None
+        query, dense = self._dense(question, n, allowed)
         timings["dense_ms"] = (time.perf_counter() - clock) * 1000
         clock = time.perf_counter()
         body = self.snapshot.lexical.score(question)
@@ -93,9 +97,8 @@ class Searcher:
         dense_rank = _ranks(dense)
         lexical_rank = _ranks(lexical)
         order = np.argsort(-ranking, kind="stable")
-        if where.active:
-            allowed = {d.doc_id for d in self.snapshot.documents.values() if where.allows(d)}
-            order = np.array([i for i in order if self.snapshot.passages[i].doc_id in allowed], dtype=np.int64)
+        if allowed is not None:
+            order = order[allowed[order]]
         hits = []
         for rank, (i, copies) in enumerate(self._collapse(order, k), start=1):
             passage = self.snapshot.passages[i]
@@ -158,13 +161,16 @@ class Searcher:
                 break
         return picked
 
-    def _dense(self, question: str, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """The question's vector, and its cosine similarity with every passage."""
+    def _allowed(self, where: Filter) -> np.ndarray:
+        """Per passage, whether the filter lets its document through."""
+        docs = [i for i, doc_id in enumerate(self._doc_ids) if where.allows(self.snapshot.documents[doc_id])]
+        return np.isin(self._doc_of, docs)
+
+    def _dense(self, question: str, n: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """The question's vector, and its cosine similarity with every passage (index.vectors.search)."""
         query = self.embedder.embed_queries([question])
-        scores, ids = self.snapshot.vectors.search(query, n)
-        dense = np.full(n, -1.0, dtype=np.float32)
-        valid = ids[0] >= 0
-        dense[ids[0][valid]] = scores[0][valid]
+        only = np.flatnonzero(allowed) if allowed is not None else None
+        dense = vectors.search(self.snapshot.vectors, self.snapshot.vector_info, query, n, only)
         dense[self._short] -= self.fusion.short_penalty
         return query, dense
 

@@ -3,7 +3,8 @@
 Files of a build directory (plain formats, no pickle)::
 
     manifest.json      how the build was made (index.manifest)
-    vectors.faiss      FAISS inner-product index of the normalised passage vectors
+    vectors.faiss      FAISS inner-product index of the normalised passage vectors, exact or
+                       HNSW (index.vectors; the manifest's settings say which)
     passages.jsonl     one passage a line, in vector order
     documents.jsonl    one document a line, with the decoded text the offsets refer to
     lexical.npz/.json  BM25 over the passage text (index.lexical)
@@ -13,24 +14,29 @@ Files of a build directory (plain formats, no pickle)::
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
-import faiss
 import numpy as np
 
-from corpus.documents import Document
+from corpus.documents import Document, hash_entry
 from corpus.errors import IndexCorrupt
 from corpus.splitting import Passage
-from index.lexical import LexicalIndex
+from index.duplicates import DuplicateFinder
+from index.lexical import LexicalBuilder, LexicalIndex
 from index.manifest import Manifest
+from index.vectors import VectorIndexInfo, VectorSpool, read_index, write_index
 
 VECTORS = "vectors.faiss"
 PASSAGES = "passages.jsonl"
 DOCUMENTS = "documents.jsonl"
 DUPLICATES = "duplicates.json"
+SPOOL = "vectors.spool"  # raw float32 while building; removed before the build is published
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,7 @@ class Snapshot:
     lexical: LexicalIndex
     context: LexicalIndex
     groups: np.ndarray  # groups[i] == i unless passage i repeats an earlier one
+    vector_info: VectorIndexInfo = VectorIndexInfo()
 
     @property
     def build_id(self) -> str:
@@ -52,33 +59,91 @@ class Snapshot:
         return self.manifest.build_id
 
 
-def write_snapshot(
-    directory: Path,
-    manifest: Manifest,
-    vectors: np.ndarray,
-    passages: list[Passage],
-    documents: list[Document],
-    lexical: LexicalIndex,
-    context: LexicalIndex,
-    groups: np.ndarray,
-) -> None:
-    """Write a build's files into its working directory."""
-    (directory / DUPLICATES).write_text(json.dumps({"groups": groups.tolist()}), encoding="utf-8")
-    lexical.save(directory, "lexical")
-    context.save(directory, "context")
-    index = faiss.IndexFlatIP(vectors.shape[1])
-    index.add(vectors)
-    faiss.write_index(index, str(directory / VECTORS))
-    _write_jsonl(directory / PASSAGES, (asdict(p) for p in passages))
-    _write_jsonl(directory / DOCUMENTS, (asdict(d) for d in documents))
-    manifest.write(directory)
+class SnapshotWriter:
+    """Writes a build's files as its documents stream in, one document and one batch of vectors at a time.
+
+    Documents and passages go to their JSON lines files as they come; the lexical indexes and the
+    duplicate finder keep only compact term arrays; vectors go to a spool file. ``finish`` writes
+    the indexes and the manifest. What stays in memory grows with the corpus only as the indexes
+    themselves do, never with the documents' text.
+    """
+
+    def __init__(self, directory: Path, dimension: int) -> None:
+        self.directory = Path(directory)
+        self.documents = 0
+        self.passages = 0
+        self.spool = VectorSpool(self.directory / SPOOL, dimension)
+        self._lexical = LexicalBuilder()
+        self._context = LexicalBuilder()
+        self._duplicates = DuplicateFinder()
+        self._hash = hashlib.sha256()
+        # Held open across add()s; close() (or finish) ends them.
+        self._passage_file = open(self.directory / PASSAGES, "w", encoding="utf-8")
+        self._document_file = open(self.directory / DOCUMENTS, "w", encoding="utf-8")
+
+    def add(self, document: Document, passages: list[Passage]) -> None:
+        """Take one document and its passages, in corpus order."""
+        self._document_file.write(json.dumps(asdict(document), ensure_ascii=False) + "\n")
+        self._hash.update(hash_entry(document))
+        for passage in passages:
+            self._passage_file.write(json.dumps(asdict(passage), ensure_ascii=False) + "\n")
+            self._lexical.add(passage.text)
+            self._context.add(f"{document.title} {passage.heading}")
+            self._duplicates.add(passage.text)
+        self.documents += 1
+        self.passages += len(passages)
+
+    @property
+    def corpus_hash(self) -> str:
+        """The hash over the documents taken so far (corpus.documents.Corpus.hash)."""
+        return self._hash.hexdigest()
+
+    def written_passages(self) -> Iterator[Passage]:
+        """The passages taken so far, read back from their file one at a time."""
+        self._passage_file.flush()
+        with open(self.directory / PASSAGES, encoding="utf-8") as f:
+            for line in f:
+                yield Passage(**json.loads(line))
+
+    def finish(self, manifest: Manifest, approximate_above: int) -> Manifest:
+        """Write the indexes and the manifest (with the vector index's kind and figures); returns the manifest."""
+        self.close()
+        if self.spool.count != self.passages:
+            raise IndexCorrupt(f"The build made {self.spool.count} vectors for {self.passages} passages.")
+        groups = self._duplicates.groups()
+        (self.directory / DUPLICATES).write_text(json.dumps({"groups": groups.tolist()}), encoding="utf-8")
+        self._lexical.build().save(self.directory, "lexical")
+        self._context.build().save(self.directory, "context")
+        info = write_index(self.spool, self.directory / VECTORS, approximate_above)
+        self.spool.path.unlink()
+        manifest = replace(manifest, settings={**manifest.settings, "vectors": info.record()})
+        manifest.write(self.directory)
+        return manifest
+
+    def close(self) -> None:
+        """Close the files being written (finish does; a failed build calls it to let go of them)."""
+        for f in (self._passage_file, self._document_file):
+            f.close()
+        self.spool.close()
+
+    def __enter__(self) -> SnapshotWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
 
 
 def read_snapshot(directory: Path) -> Snapshot:
     """Read a build directory, checking it against its manifest."""
     manifest = Manifest.read(directory)
     try:
-        vectors = faiss.read_index(str(directory / VECTORS))
+        vector_info = VectorIndexInfo.from_record(manifest.settings.get("vectors"))
+    except TypeError as exc:
+        raise IndexCorrupt(f"The manifest in {directory} describes an unknown vector index ({exc}).") from exc
+    try:
+        vectors = read_index(directory / VECTORS, vector_info)
     except RuntimeError as exc:
         raise IndexCorrupt(f"{directory / VECTORS} cannot be read ({exc}); run `chuchu build` again.") from exc
     try:
@@ -97,7 +162,7 @@ def read_snapshot(directory: Path) -> Snapshot:
     lexical = LexicalIndex.load(directory, len(passages), "lexical")
     context = LexicalIndex.load(directory, len(passages), "context")
     groups = _read_groups(directory / DUPLICATES, len(passages))
-    return Snapshot(directory, manifest, vectors, passages, documents, lexical, context, groups)
+    return Snapshot(directory, manifest, vectors, passages, documents, lexical, context, groups, vector_info)
 
 
 def _read_groups(path: Path, passages: int) -> np.ndarray:
@@ -108,12 +173,6 @@ def _read_groups(path: Path, passages: int) -> np.ndarray:
     if groups.shape != (passages,) or (passages and (groups.min() < 0 or groups.max() >= passages)):
         raise IndexCorrupt(f"{path} does not match the build's {passages} passages; run `chuchu build` again.")
     return groups
-
-
-def _write_jsonl(path: Path, rows: Any) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:

@@ -103,6 +103,14 @@ def _add_build_commands(sub: Any) -> None:
         help="Measure the new build on this question file before publishing it, and refuse it when its "
         "recall@5 is more than CHUCHU_GATE_MARGIN below the live build's.",
     )
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help="Embed on a Ray cluster (host:port, ray://host:port or auto); without ADDRESS, on a Ray cluster "
+        "started on this machine for the build. Needs the extra: pip install 'chuchu[ray]'.",
+    )
     p.set_defaults(run=_build)
 
     p = sub.add_parser("builds", help="List the published builds: id, time, counts, quality, which is live.")
@@ -132,9 +140,11 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
     from index.cache import EmbeddingCache
     from index.gate import Gate
     from index.lock import BuildLock
+    from index.ray_embedding import RayOptions
     from index.store import Store
 
     store = Store(settings.store)
+    ray = RayOptions(args.ray, settings.model, settings.model_cache) if args.ray else None
     if args.if_missing and store.live_id() is not None:
         print(f"chuchu: build {store.live_id()} is live at {store.root}; nothing to do.")
         return 0
@@ -158,6 +168,8 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
                 keep=settings.keep_builds,
                 gate=gate,
                 strict=args.strict,
+                approximate_above=settings.approximate_above,
+                ray=ray,
             )
     for failure in summary.failures:
         print(f"chuchu: skipped {failure}", file=sys.stderr)
@@ -204,6 +216,7 @@ def _print_summary(summary: Any) -> None:
             f"{t.unchanged} unchanged{since if label == 'documents' else ''}"
         )
     print(f"  vectors: {summary.embedded} passages embedded, {summary.reused} reused from the embedding cache")
+    print(f"  vector index: {_vector_index(summary.vectors.record())}")
     if summary.failures:
         print(f"  {len(summary.failures)} files unreadable, skipped")
     if summary.quality:
@@ -229,6 +242,13 @@ def _quality(q: dict[str, Any]) -> str:
     )
 
 
+def _vector_index(record: dict[str, Any]) -> str:
+    if record.get("kind", "exact") == "exact":
+        return "exact"
+    recall = record.get("recall_at_10", float("nan"))
+    return f"{record['kind']}, recall@10 {recall:.3f} against exact search on {record.get('sample')} queries"
+
+
 def _builds(args: argparse.Namespace, settings: Settings) -> int:
     from index.store import Store
 
@@ -243,6 +263,7 @@ def _builds(args: argparse.Namespace, settings: Settings) -> int:
                 "documents": b.documents,
                 "passages": b.passages,
                 "quality": b.quality,
+                "vectors": b.vectors,
             }
             for b in builds
         ]
@@ -251,13 +272,17 @@ def _builds(args: argparse.Namespace, settings: Settings) -> int:
     if not builds:
         print(f"No published build in {store.root}; run `chuchu build`.")
         return 0
-    print(f"   {'build':<24}{'built (UTC)':<21}{'docs':>6}{'passages':>10}   quality (hybrid, k=10)")
+    print(f"   {'build':<24}{'built (UTC)':<21}{'docs':>6}{'passages':>10}   {'vectors':<16}quality (hybrid, k=10)")
     for b in builds:
         built = (b.built_at or "?")[:19].replace("T", " ")
         quality = f"{_quality(b.quality)}  on {b.quality.get('questions', {}).get('file', '?')}" if b.quality else "-"
         docs = "?" if b.documents is None else str(b.documents)
         passages = "?" if b.passages is None else str(b.passages)
-        print(f"{'*' if b.live else ' '}  {b.build_id:<24}{built:<21}{docs:>6}{passages:>10}   {quality}")
+        vectors = b.vectors.get("kind", "exact")
+        if "recall_at_10" in b.vectors:
+            vectors += f" R@10 {b.vectors['recall_at_10']:.3f}"
+        row = f"{'*' if b.live else ' '}  {b.build_id:<24}{built:<21}{docs:>6}{passages:>10}   {vectors:<16}{quality}"
+        print(row)
     live = store.live_id()
     if live is None:
         print("(no build is live)")

@@ -10,6 +10,7 @@ from typing import Any
 
 import corpus
 from corpus.errors import BadInput
+from index.vectors import APPROXIMATE_ABOVE
 
 PREFIX = "CHUCHU_"
 
@@ -49,6 +50,11 @@ class Settings:
     )
     embedding_cache: Path = _setting(
         Path("var/cache"), "Directory of the embedding cache, so a rebuild embeds only new or changed passages."
+    )
+    approximate_above: int = _setting(
+        APPROXIMATE_ABOVE,
+        "Passages above which a build writes an approximate (HNSW) vector index instead of an exact one, "
+        "and reports its recall@10 against exact search.",
     )
     gate_margin: float = _setting(
         0.02, "How far recall@5 may fall below the live build's before `chuchu build --gate` refuses a build."

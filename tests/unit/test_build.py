@@ -332,7 +332,7 @@ def test_the_cli_lists_builds_and_rolls_back(tmp_path, cache, questions, capsys)
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split()[:4] == ["build", "built", "(UTC)", "docs"]
     assert lines[1].startswith(f"*  {new}") and "R@5 1.000" in lines[1] and "on questions.jsonl" in lines[1]
-    assert lines[2].startswith(f"   {old}") and lines[2].split()[3:] == ["3", "15", "-"]
+    assert lines[2].startswith(f"   {old}") and lines[2].split()[3:] == ["3", "15", "exact", "-"]
     assert lines[-1] == "* live"
 
     assert main(["rollback", "--store", str(store.root)]) == 0
