@@ -26,4 +26,8 @@ def test_builds_of_1x_10x_and_100x_publish_and_scale(rows, capsys):
         assert r["documents"] == 5 * r["factor"]
         assert 0.8 * r["factor"] * one["passages"] <= r["passages"] <= 1.2 * r["factor"] * one["passages"]
         assert r["peak_rss_mb"] > 0
-        # TODO(lead): ceiling — assert r["peak_rss_mb"] stays under a limit, once one is decided.
+    # The ceiling: a build 100 times the corpus stays within 2.5 times the memory of the 1× build
+    # (measured: about 1.8 times; the build before streaming took 14.8 times, 1,422 MiB, all but
+    # the interpreter spent comparing every pair of passages for duplicates). Memory, unlike
+    # time, does not depend on what else the machine is doing.
+    assert rows[-1]["peak_rss_mb"] <= 2.5 * one["peak_rss_mb"], format_table(rows)
