@@ -28,7 +28,7 @@ from corpus.errors import BuildError, ChuchuError, DocumentUnreadable
 from corpus.splitting import Passage, SplitOptions, split_document
 from index.cache import EmbeddingCache, embed_with_cache
 from index.changes import Changes, compare, text_sha
-from index.embedder import Embedder
+from index.embedder import Embedder, release_freed_memory
 from index.fusion import Fusion
 from index.gate import Gate, assess, read_questions
 from index.lock import BuildLock
@@ -278,6 +278,7 @@ def _embed(
 
     def embed(batch: list[str]) -> np.ndarray:
         vectors = embedder.embed_passages(batch, batch_size=batch_size)
+        release_freed_memory()
         fresh.update(_digest(t) for t in batch)
         if progress is not None:
             progress(len(fresh) - on_ray, to_embed)

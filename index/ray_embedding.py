@@ -27,7 +27,7 @@ import numpy as np
 
 from corpus.errors import BuildError
 from index.cache import EmbeddingCache
-from index.embedder import DEFAULT_MODEL, Embedder, load_embedder
+from index.embedder import DEFAULT_MODEL, Embedder, load_embedder, release_freed_memory
 
 log = logging.getLogger(__name__)
 
@@ -101,10 +101,10 @@ class _Embed:
         self.batch_size = batch_size
 
     def __call__(self, rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        vectors = [
-            self.embedder.embed_passages(json.loads(str(t)), batch_size=self.batch_size).tobytes()
-            for t in rows["texts"]
-        ]
+        vectors = []
+        for texts in rows["texts"]:
+            vectors.append(self.embedder.embed_passages(json.loads(str(texts)), batch_size=self.batch_size).tobytes())
+            release_freed_memory()
         return {
             "batch": rows["batch"],
             "vectors": np.array(vectors, dtype=object),
