@@ -3,8 +3,7 @@
 Each factor gets a synthetic corpus that many times the real one (tests/synthetic.py), built once
 in a child process with a fresh store and a fresh embedding cache, so every passage is embedded
 and nothing the parent holds (the corpus generator, an earlier build) counts. The child's peak
-resident set comes from os.wait4, which reports it for that child (and any child of its own it
-waited for), never for this process.
+resident set is its own VmHWM, which it writes at exit (see _PEAK), never this process's.
 
 ``--embedder real`` runs the `chuchu build` command with the default model; ``--embedder hashing``
 builds with the test suite's fake model, which shows what the build itself holds, in seconds.
@@ -48,6 +47,29 @@ with EmbeddingCache(cache, model.fingerprint, model.dimension) as embedding_cach
 """
 
 
+# Prepended to every child: at exit it writes its own peak resident set (VmHWM, KiB) to the file
+# named by CHUCHU_BENCH_PEAK. Not ru_maxrss from wait4: Linux carries a process's ru_maxrss across
+# fork and exec, so a child of a parent that holds the model (a pytest session) reports the
+# parent's size. VmHWM belongs to the memory map, which exec replaces.
+_PEAK = """
+import atexit, os
+
+def _write_peak():
+    with open("/proc/self/status") as status:
+        kib = next(line for line in status if line.startswith("VmHWM:")).split()[1]
+    with open(os.environ["CHUCHU_BENCH_PEAK"], "w") as out:
+        out.write(kib)
+
+atexit.register(_write_peak)
+"""
+_CLI = """
+import sys
+from service.cli import main
+
+raise SystemExit(main(sys.argv[1:]))
+"""
+
+
 def measure_build(corpus_dir: Path, workdir: Path, embedder: str = "hashing") -> dict[str, Any]:
     """Build ``corpus_dir`` once in a child process; its counts, peak RSS (MiB), wall seconds and manifest.
 
@@ -56,13 +78,15 @@ def measure_build(corpus_dir: Path, workdir: Path, embedder: str = "hashing") ->
     run = Path(tempfile.mkdtemp(prefix="build-", dir=workdir))
     store, cache = run / "store", run / "cache"
     command, env = _child(Path(corpus_dir), store, cache, embedder)
+    env["CHUCHU_BENCH_PEAK"] = str(run / "peak.txt")
     with open(run / "log.txt", "wb") as log:
         began = time.perf_counter()
-        peak_kib, status = _run(command, env, log)
+        status = _run(command, env, log)
         seconds = time.perf_counter() - began
     if status != 0:
         tail = (run / "log.txt").read_text(encoding="utf-8", errors="replace")[-3000:]
         raise RuntimeError(f"The build of {corpus_dir} exited with {status}:\n{tail}")
+    peak_kib = int((run / "peak.txt").read_text(encoding="ascii"))
     manifest = json.loads((Store(store).live_path() / MANIFEST).read_text(encoding="utf-8"))
     return {
         "documents": manifest["documents"],
@@ -77,32 +101,19 @@ def _child(corpus_dir: Path, store: Path, cache: Path, embedder: str) -> tuple[l
     """The command and environment of the build child."""
     env = dict(os.environ)
     if embedder == "hashing":
-        return [sys.executable, "-c", _HASHING_BUILD, str(corpus_dir), str(store), str(cache)], env
+        return [sys.executable, "-c", _PEAK + _HASHING_BUILD, str(corpus_dir), str(store), str(cache)], env
     if embedder != "real":
         raise ValueError(f"embedder must be 'real' or 'hashing', not {embedder!r}")
     # The model converted once into the project's var/models, unless the caller points elsewhere.
     env.setdefault("CHUCHU_MODEL_CACHE", str(ROOT / "var" / "models"))
     env.update(CHUCHU_STORE=str(store), CHUCHU_EMBEDDING_CACHE=str(cache))
-    cli = ROOT / ".venv" / "bin" / "chuchu"
-    # service.cli has no __main__ block, so without the installed script main() is called directly.
-    prefix = (
-        [str(cli)] if cli.exists() else [sys.executable, "-c", "from service.cli import main; raise SystemExit(main())"]
-    )
-    return [*prefix, "build", "--corpus", str(corpus_dir)], env
+    # The `chuchu` command, run by this Python so the peak can be written at exit.
+    return [sys.executable, "-c", _PEAK + _CLI, "build", "--corpus", str(corpus_dir)], env
 
 
-def _run(command: list[str], env: dict[str, str], log: Any) -> tuple[int, int]:
-    """Run a child to its end; its peak RSS in KiB (ru_maxrss on Linux) and its exit code."""
-    child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        _, status, usage = os.wait4(child.pid, 0)
-    except BaseException:
-        child.kill()
-        child.wait()
-        raise
-    # Reaped by wait4: tell Popen, or it would try to reap the pid again.
-    child.returncode = os.waitstatus_to_exitcode(status)
-    return usage.ru_maxrss, child.returncode
+def _run(command: list[str], env: dict[str, str], log: Any) -> int:
+    """Run a child to its end; its exit code."""
+    return subprocess.run(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
 
 
 def measure_factors(factors: list[int], workdir: Path, embedder: str) -> list[dict[str, Any]]:
