@@ -81,7 +81,7 @@ def measure_build(corpus_dir: Path, workdir: Path, embedder: str = "hashing") ->
     env["CHUCHU_BENCH_PEAK"] = str(run / "peak.txt")
     with open(run / "log.txt", "wb") as log:
         began = time.perf_counter()
-        status = _run(command, env, log)
+        status = subprocess.run(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
         seconds = time.perf_counter() - began
     if status != 0:
         tail = (run / "log.txt").read_text(encoding="utf-8", errors="replace")[-3000:]
@@ -109,11 +109,6 @@ def _child(corpus_dir: Path, store: Path, cache: Path, embedder: str) -> tuple[l
     env.update(CHUCHU_STORE=str(store), CHUCHU_EMBEDDING_CACHE=str(cache))
     # The `chuchu` command, run by this Python so the peak can be written at exit.
     return [sys.executable, "-c", _PEAK + _CLI, "build", "--corpus", str(corpus_dir)], env
-
-
-def _run(command: list[str], env: dict[str, str], log: Any) -> int:
-    """Run a child to its end; its exit code."""
-    return subprocess.run(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
 
 
 def measure_factors(factors: list[int], workdir: Path, embedder: str) -> list[dict[str, Any]]:

@@ -10,7 +10,6 @@ swap, and then the oldest builds beyond ``keep`` are removed.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -270,16 +269,18 @@ def _embed(
         # The batches a local build would embed, window by window, so the model sees the same ones.
         batches = [w[i : i + batch_size] for w in _missing(texts(), cache) for i in range(0, len(w), batch_size)]
         fill_cache(batches, cache, embedder, ray, progress)
-    # Texts embedded by this build (on Ray, or below), by digest: a passage whose text is not
+        to_embed = 0  # the cluster filled the cache with every missing text
+    else:
+        to_embed = sum(len(w) for w in _missing(texts(), cache))  # for the progress bar
+    # Texts embedded by this build (on Ray, or below), by hash: a passage whose text is not
     # among them had its vector in the cache before the build, and counts as reused.
-    fresh = {_digest(t) for batch in batches for t in batch}
+    fresh = {text_sha(t) for batch in batches for t in batch}
     on_ray = len(fresh)
-    to_embed = sum(len(w) for w in _missing(texts(), cache))  # for the progress bar; 0 when Ray filled the cache
 
     def embed(batch: list[str]) -> np.ndarray:
         vectors = embedder.embed_passages(batch, batch_size=batch_size)
         release_freed_memory()
-        fresh.update(_digest(t) for t in batch)
+        fresh.update(text_sha(t) for t in batch)
         if progress is not None:
             progress(len(fresh) - on_ray, to_embed)
         return vectors
@@ -288,12 +289,8 @@ def _embed(
     for window in _windows(texts(), _WINDOW):
         vectors, _ = embed_with_cache(window, embed, cache, batch_size)
         out.spool.add(vectors)
-        reused += sum(_digest(t) not in fresh for t in window)
+        reused += sum(text_sha(t) not in fresh for t in window)
     return len(fresh), reused
-
-
-def _digest(text: str) -> bytes:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
 
 
 def _missing(texts: Iterator[str], cache: EmbeddingCache | None) -> Iterator[list[str]]:

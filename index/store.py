@@ -53,17 +53,17 @@ class BuildInfo:
         return value if isinstance(value, int) else None
 
     @property
+    def passages(self) -> int | None:
+        """How many passages the build holds, if its manifest says."""
+        value = self.manifest.get("passages")
+        return value if isinstance(value, int) else None
+
+    @property
     def vectors(self) -> dict[str, Any]:
         """The vector index's kind and, if approximate, its measured recall (index.vectors); {} if unknown."""
         settings = self.manifest.get("settings")
         value = settings.get("vectors") if isinstance(settings, dict) else None
         return value if isinstance(value, dict) else {}
-
-    @property
-    def passages(self) -> int | None:
-        """How many passages the build holds, if its manifest says."""
-        value = self.manifest.get("passages")
-        return value if isinstance(value, int) else None
 
     @property
     def quality(self) -> dict[str, Any] | None:

@@ -122,8 +122,8 @@ def search(index: Any, info: VectorIndexInfo, query: np.ndarray, n: int, allowed
     """
     dense = np.full(n, -1.0, dtype=np.float32)
     if info.kind == APPROXIMATE:
-        k = min(n, max(CANDIDATES, info.ef_search or 0))
-        # faiss's SWIG stubs leave the search parameter classes out.
+        k = min(n, CANDIDATES)
+        # faiss's SWIG stubs leave the search parameter classes out. efSearch below k would be raised to k.
         params = faiss.SearchParametersHNSW(efSearch=max(k, info.ef_search or EF_SEARCH))  # type: ignore[attr-defined]
         if allowed is not None:
             selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))

@@ -10,7 +10,6 @@ from typing import Any
 
 import corpus
 from corpus.errors import BadInput
-from index.vectors import APPROXIMATE_ABOVE
 
 PREFIX = "CHUCHU_"
 
@@ -52,7 +51,7 @@ class Settings:
         Path("var/cache"), "Directory of the embedding cache, so a rebuild embeds only new or changed passages."
     )
     approximate_above: int = _setting(
-        APPROXIMATE_ABOVE,
+        100_000,  # as index.vectors.APPROXIMATE_ABOVE; a literal, so reading settings does not import faiss
         "Passages above which a build writes an approximate (HNSW) vector index instead of an exact one, "
         "and reports its recall@10 against exact search.",
     )
