@@ -8,7 +8,7 @@ queries, recorded in the manifest and shown by ``chuchu builds``. HNSW rather th
 no training pass over the vectors, so it is built from the same single stream of batches.
 
 During a build the vectors are appended to a spool file of raw float32, one batch at a time, and
-read back through a memory map; the index is then filled from it in chunks.
+read back through a memory map, from which the index is filled.
 """
 
 from __future__ import annotations
@@ -96,8 +96,11 @@ def write_index(spool: VectorSpool, path: Path, approximate_above: int, seed: in
     else:
         index = faiss.IndexHNSWFlat(d, HNSW_M, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = EF_CONSTRUCTION
-    for start in range(0, n, _CHUNK):
-        index.add(np.ascontiguousarray(vectors[start : start + _CHUNK]))
+    if n:
+        # One add, straight from the memory map: the index keeps its own copy of the vectors
+        # either way, and HNSW built in several adds is a worse graph (the real model's 100×
+        # synthetic corpus: recall@10 0.934 added 8,192 at a time, 0.982 in one add).
+        index.add(vectors)
     if n > approximate_above:
         index.hnsw.efSearch = EF_SEARCH
         recall, sample = measure_recall(index, vectors, seed=seed)
@@ -143,7 +146,10 @@ def measure_recall(index: Any, vectors: np.ndarray, k: int = 10, seed: int = 0) 
 
     The queries are midpoints of two random passages' vectors, normalised: like questions, they
     lie among the passages without being one of them (a passage as its own query would always
-    find itself).
+    find itself). A result counts as found when it scores at least the exact k-th best, as
+    ANN-benchmarks counts: a corpus holds copies (a caption in every issue of a paper), and which
+    of several equal vectors exact search lists is arbitrary, so matching ids would count a copy
+    as a miss (on a 100× synthetic corpus with 2,871 repeated vectors: 0.86 by ids, 0.97 by score).
     """
     n = len(vectors)
     rng = np.random.default_rng(seed)
@@ -151,21 +157,19 @@ def measure_recall(index: Any, vectors: np.ndarray, k: int = 10, seed: int = 0) 
     a, b = rng.integers(0, n, sample), rng.integers(0, n, sample)
     queries = np.ascontiguousarray(vectors[np.sort(a)] + vectors[np.sort(b)], dtype=np.float32)
     faiss.normalize_L2(queries)
-    exact = _exact_top(queries, vectors, k)
+    kth = _exact_kth(queries, vectors, min(k, n))
     _, found = index.search(queries, k)
-    hits = sum(len(set(e.tolist()) & set(f.tolist())) for e, f in zip(exact, found))
+    hits = 0
+    for query, ids, bar in zip(queries, found, kth):
+        ids = ids[ids >= 0]
+        hits += int((np.asarray(vectors[np.sort(ids)]) @ query >= bar - 1e-5).sum())  # 1e-5: float rounding
     return hits / (sample * min(k, n)), sample
 
 
-def _exact_top(queries: np.ndarray, vectors: np.ndarray, k: int) -> np.ndarray:
-    """The ids of the k best vectors for each query, scanning the vectors in chunks."""
-    best_ids = np.zeros((len(queries), 0), dtype=np.int64)
-    best_scores = np.zeros((len(queries), 0), dtype=np.float32)
+def _exact_kth(queries: np.ndarray, vectors: np.ndarray, k: int) -> np.ndarray:
+    """The k-th best score of each query over all vectors, scanning them in chunks."""
+    best = np.full((len(queries), 0), -np.inf, dtype=np.float32)
     for start in range(0, len(vectors), _CHUNK):
-        chunk = np.asarray(vectors[start : start + _CHUNK])
-        scores = np.concatenate([best_scores, queries @ chunk.T], axis=1)
-        numbers = np.broadcast_to(np.arange(start, start + len(chunk)), (len(queries), len(chunk)))
-        ids = np.concatenate([best_ids, numbers], axis=1)
-        top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-        best_scores, best_ids = np.take_along_axis(scores, top, 1), np.take_along_axis(ids, top, 1)
-    return best_ids
+        scores = np.concatenate([best, queries @ np.asarray(vectors[start : start + _CHUNK]).T], axis=1)
+        best = -np.sort(-scores, axis=1)[:, :k]
+    return best[:, k - 1]
