@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script, only benchmarks/ is on the path
     sys.path.insert(0, str(ROOT))
 
-from index.manifest import MANIFEST  # noqa: E402
-from index.store import Store  # noqa: E402
+from chuchu.index.manifest import MANIFEST  # noqa: E402
+from chuchu.index.store import Store  # noqa: E402
 from tests.synthetic import corpus_size, make_corpus  # noqa: E402
 
 MIB = 1 << 20
@@ -35,9 +35,9 @@ _HASHING_BUILD = """
 import sys
 from pathlib import Path
 
-from index.build import build_index
-from index.cache import EmbeddingCache
-from index.store import Store
+from chuchu.index.build import build_index
+from chuchu.index.cache import EmbeddingCache
+from chuchu.index.store import Store
 from tests.fakes import HashingEmbedder
 
 corpus, store, cache = (Path(arg) for arg in sys.argv[1:])
@@ -64,7 +64,7 @@ atexit.register(_write_peak)
 """
 _CLI = """
 import sys
-from service.cli import main
+from chuchu.service.cli import main
 
 raise SystemExit(main(sys.argv[1:]))
 """

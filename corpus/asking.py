@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from corpus.terms import fold, terms
+from chuchu.corpus.terms import fold, terms
 
 # Question words, and fillers that come with them: not what the question is about.
 _INTERROGATIVE = re.compile(

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from corpus.errors import CorpusError, DocumentUnreadable
-from corpus.formats import SUFFIXES, extract
-from corpus.layout import read_layout
-from corpus.metadata import describe
+from chuchu.corpus.errors import CorpusError, DocumentUnreadable
+from chuchu.corpus.formats import SUFFIXES, extract
+from chuchu.corpus.layout import read_layout
+from chuchu.corpus.metadata import describe
 
 log = logging.getLogger(__name__)
 

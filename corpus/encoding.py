@@ -7,7 +7,7 @@ import re
 
 import charset_normalizer
 
-from corpus.errors import DocumentUnreadable
+from chuchu.corpus.errors import DocumentUnreadable
 
 # The legacy encodings Chinese text comes in. The detector is restricted to them: left free,
 # charset-normalizer calls short GBK lines (a heading, one sentence) cp949 Korean about one time

@@ -23,8 +23,8 @@ from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docx.table import Table
 from lxml import etree
 
-from corpus.encoding import decode
-from corpus.errors import DocumentUnreadable
+from chuchu.corpus.encoding import decode
+from chuchu.corpus.errors import DocumentUnreadable
 
 SUFFIXES = (".txt", ".md", ".html", ".htm", ".docx", ".pdf")
 

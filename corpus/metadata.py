@@ -11,8 +11,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from corpus.formats import Extracted
-from corpus.layout import Layout
+from chuchu.corpus.formats import Extracted
+from chuchu.corpus.layout import Layout
 
 _YEAR = re.compile(r"((?:19|20)\d\d)年")
 # "明年，萍乡将承办2023年全省…": a year called next year dates the text to the year before.

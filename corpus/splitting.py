@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from corpus.documents import Document
-from corpus.layout import Block, heading_text, read_layout, weight
+from chuchu.corpus.documents import Document
+from chuchu.corpus.layout import Block, heading_text, read_layout, weight
 
 # A sentence ends at one of these marks, together with any closing quotes or brackets after it.
 _SENTENCE = re.compile(r".*?(?:[。！？；!?;]+|…{1,2}|\.{3,})[”’」』）)】\"']*|.+?$", re.S)

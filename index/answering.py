@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from corpus.asking import Asking, supplies
-from corpus.splitting import Passage, sentences
-from corpus.terms import terms
+from chuchu.corpus.asking import Asking, supplies
+from chuchu.corpus.splitting import Passage, sentences
+from chuchu.corpus.terms import terms
 
 # A sentence that supplies the asked kind of answer counts as if it matched this share more.
 _SUPPLY_BONUS = 0.5

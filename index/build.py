@@ -22,20 +22,20 @@ from typing import Any
 
 import numpy as np
 
-from corpus.documents import scan_corpus
-from corpus.errors import BuildError, ChuchuError, DocumentUnreadable
-from corpus.splitting import Passage, SplitOptions, split_document
-from index.cache import EmbeddingCache, embed_with_cache
-from index.changes import Changes, compare, text_sha
-from index.embedder import Embedder, release_freed_memory
-from index.fusion import Fusion
-from index.gate import Gate, assess, read_questions
-from index.lock import BuildLock
-from index.manifest import Manifest
-from index.ray_embedding import RayOptions, fill_cache
-from index.snapshot import PASSAGES, SnapshotWriter
-from index.store import Store
-from index.vectors import APPROXIMATE_ABOVE, VectorIndexInfo
+from chuchu.corpus.documents import scan_corpus
+from chuchu.corpus.errors import BuildError, ChuchuError, DocumentUnreadable
+from chuchu.corpus.splitting import Passage, SplitOptions, split_document
+from chuchu.index.cache import EmbeddingCache, embed_with_cache
+from chuchu.index.changes import Changes, compare, text_sha
+from chuchu.index.embedder import Embedder, release_freed_memory
+from chuchu.index.fusion import Fusion
+from chuchu.index.gate import Gate, assess, read_questions
+from chuchu.index.lock import BuildLock
+from chuchu.index.manifest import Manifest
+from chuchu.index.ray_embedding import RayOptions, fill_cache
+from chuchu.index.snapshot import PASSAGES, SnapshotWriter
+from chuchu.index.store import Store
+from chuchu.index.vectors import APPROXIMATE_ABOVE, VectorIndexInfo
 
 log = logging.getLogger(__name__)
 

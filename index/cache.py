@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from corpus.errors import BuildError
+from chuchu.corpus.errors import BuildError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

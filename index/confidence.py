@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from corpus.asking import Asking, supplies
-from corpus.terms import terms
+from chuchu.corpus.asking import Asking, supplies
+from chuchu.corpus.terms import terms
 
 # The raw score is _PRIOR + sum of weight * (signal - centre) over the signals that apply. Set by
 # hand: a passage that lacks the kind of answer asked for outweighs everything else together; the

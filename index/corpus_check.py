@@ -10,10 +10,10 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from corpus.documents import read_corpus
-from corpus.layout import read_layout
-from corpus.splitting import SplitOptions, split_document
-from index.duplicates import duplicate_groups
+from chuchu.corpus.documents import read_corpus
+from chuchu.corpus.layout import read_layout
+from chuchu.corpus.splitting import SplitOptions, split_document
+from chuchu.index.duplicates import duplicate_groups
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from safetensors.numpy import save_file
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 from tokenizers.normalizers import Normalizer
 
-from corpus.errors import ModelError
+from chuchu.corpus.errors import ModelError
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
-from corpus.terms import fold
+from chuchu.corpus.terms import fold
 
 THRESHOLD = 0.8
 # A passage far shorter than another is not a copy of it even when all its bigrams are in it:

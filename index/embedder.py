@@ -12,7 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
-from corpus.errors import ModelError
+from chuchu.corpus.errors import ModelError
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def load_embedder(model: str, cache_dir: Path) -> SentenceTransformerEmbedder:
 
     hf_logging.disable_progress_bar()
     if model == DEFAULT_MODEL:
-        from index.default_model import DEFAULT_MODEL_NAME, ensure_default_model
+        from chuchu.index.default_model import DEFAULT_MODEL_NAME, ensure_default_model
 
         path, name = str(ensure_default_model(cache_dir)), DEFAULT_MODEL_NAME
     else:

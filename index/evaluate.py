@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from corpus.errors import BadInput
+from chuchu.corpus.errors import BadInput
 
 if TYPE_CHECKING:
-    from index.search import Searcher
+    from chuchu.index.search import Searcher
 
 KS = (1, 5, 10)
 _SPACE = re.compile(r"\s+")

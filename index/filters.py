@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from corpus.documents import Document
+from chuchu.corpus.documents import Document
 
 
 @dataclass(frozen=True)

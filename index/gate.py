@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from corpus.errors import BadInput, BuildError, ChuchuError
-from index import evaluate
-from index.embedder import Embedder
-from index.manifest import Manifest
-from index.search import Searcher
-from index.snapshot import read_snapshot
-from index.store import Store
+from chuchu.corpus.errors import BadInput, BuildError, ChuchuError
+from chuchu.index import evaluate
+from chuchu.index.embedder import Embedder
+from chuchu.index.manifest import Manifest
+from chuchu.index.search import Searcher
+from chuchu.index.snapshot import read_snapshot
+from chuchu.index.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from corpus.errors import ModelError
-from index.embedder import DEFAULT_MODEL, Embedder, load_embedder
+from chuchu.corpus.errors import ModelError
+from chuchu.index.embedder import DEFAULT_MODEL, Embedder, load_embedder
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class LazyEmbedder:
 def load_lazily(model: str, model_cache: Path, memo_dir: Path) -> LazyEmbedder:
     """The embedder the settings name, its model loaded only when something must be embedded."""
     if model == DEFAULT_MODEL:
-        from index.default_model import ensure_default_model
+        from chuchu.index.default_model import ensure_default_model
 
         folder: Path | None = ensure_default_model(model_cache)  # fast once converted
     else:

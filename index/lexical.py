@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from corpus.errors import IndexCorrupt
-from corpus.terms import terms
+from chuchu.corpus.errors import IndexCorrupt
+from chuchu.corpus.terms import terms
 
 NAME = "lexical"  # files are <name>.npz and <name>.json
 

@@ -7,11 +7,11 @@ import threading
 import time
 from collections.abc import Callable
 
-from corpus.errors import ChuchuError, IndexCorrupt, IndexUnavailable
-from index.embedder import Embedder
-from index.search import Searcher
-from index.snapshot import read_snapshot
-from index.store import Store
+from chuchu.corpus.errors import ChuchuError, IndexCorrupt, IndexUnavailable
+from chuchu.index.embedder import Embedder
+from chuchu.index.search import Searcher
+from chuchu.index.snapshot import read_snapshot
+from chuchu.index.store import Store
 
 log = logging.getLogger(__name__)
 

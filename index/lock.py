@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
-from corpus.errors import BuildError
+from chuchu.corpus.errors import BuildError
 
 LOCK = "LOCK"
 _POLL_SECONDS = 0.1

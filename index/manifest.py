@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from corpus.errors import IndexCorrupt
+from chuchu.corpus.errors import IndexCorrupt
 
 FORMAT_VERSION = 3
 MANIFEST = "manifest.json"

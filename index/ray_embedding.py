@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from corpus.errors import BuildError
-from index.cache import EmbeddingCache
-from index.embedder import DEFAULT_MODEL, Embedder, load_embedder, release_freed_memory
+from chuchu.corpus.errors import BuildError
+from chuchu.index.cache import EmbeddingCache
+from chuchu.index.embedder import DEFAULT_MODEL, Embedder, load_embedder, release_freed_memory
 
 log = logging.getLogger(__name__)
 
@@ -134,8 +134,9 @@ def _connect(ray: Any, address: str) -> None:
     except Exception as exc:  # ConnectionError, a timeout, a version mismatch…
         raise BuildError(
             f"Cannot reach the Ray cluster at {address} ({exc}). Is it running (`ray status`)? A cluster with "
-            "token authentication needs RAY_AUTH_MODE=token and its token (RAY_AUTH_TOKEN, or ~/.ray/auth_token) "
-            "in the environment of `chuchu build`, as for any Ray client."
+            "token authentication (local clusters have it by default since Ray 2.59) needs its token in the "
+            "environment of `chuchu build`, as any Ray client does: RAY_AUTH_MODE=token, and "
+            "RAY_AUTH_TOKEN=<the token> or RAY_AUTH_TOKEN_PATH=<a file holding it> (else ~/.ray/auth_token is read)."
         ) from exc
     logging.getLogger("ray.data").setLevel(logging.WARNING)  # a line per stage otherwise; the build has its bar
     context = ray.data.DataContext.get_current()

@@ -7,17 +7,17 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from corpus.asking import Asking, read_question
-from corpus.documents import Document
-from corpus.errors import BadInput
-from corpus.splitting import Passage
-from index import vectors
-from index.answering import Span, best_sentence, passage_sentences
-from index.confidence import Evidence, Verdict, context_of, judge
-from index.embedder import Embedder
-from index.filters import Filter
-from index.fusion import MODES, Fusion
-from index.snapshot import Snapshot
+from chuchu.corpus.asking import Asking, read_question
+from chuchu.corpus.documents import Document
+from chuchu.corpus.errors import BadInput
+from chuchu.corpus.splitting import Passage
+from chuchu.index import vectors
+from chuchu.index.answering import Span, best_sentence, passage_sentences
+from chuchu.index.confidence import Evidence, Verdict, context_of, judge
+from chuchu.index.embedder import Embedder
+from chuchu.index.filters import Filter
+from chuchu.index.fusion import MODES, Fusion
+from chuchu.index.snapshot import Snapshot
 
 
 @dataclass(frozen=True)

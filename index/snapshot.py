@@ -24,13 +24,13 @@ from typing import Any
 
 import numpy as np
 
-from corpus.documents import Document, hash_entry
-from corpus.errors import IndexCorrupt
-from corpus.splitting import Passage
-from index.duplicates import DuplicateFinder
-from index.lexical import LexicalBuilder, LexicalIndex
-from index.manifest import Manifest
-from index.vectors import VectorIndexInfo, VectorSpool, read_index, write_index
+from chuchu.corpus.documents import Document, hash_entry
+from chuchu.corpus.errors import IndexCorrupt
+from chuchu.corpus.splitting import Passage
+from chuchu.index.duplicates import DuplicateFinder
+from chuchu.index.lexical import LexicalBuilder, LexicalIndex
+from chuchu.index.manifest import Manifest
+from chuchu.index.vectors import VectorIndexInfo, VectorSpool, read_index, write_index
 
 VECTORS = "vectors.faiss"
 PASSAGES = "passages.jsonl"

@@ -22,8 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from corpus.errors import BadInput, IndexCorrupt, IndexMissing, NotFound
-from index.manifest import MANIFEST
+from chuchu.corpus.errors import BadInput, IndexCorrupt, IndexMissing, NotFound
+from chuchu.index.manifest import MANIFEST
 
 POINTER = "CURRENT"
 PARTIAL = ".partial"

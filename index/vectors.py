@@ -20,7 +20,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from corpus.errors import BuildError
+from chuchu.corpus.errors import BuildError
 
 # Passages above which a build writes an approximate index: exact search over 100,000 vectors of
 # 384 dimensions takes tens of milliseconds a question on two cores; below, exact costs nothing.

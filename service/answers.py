@@ -7,12 +7,12 @@ from typing import Any
 
 from flask import url_for
 
-from corpus.errors import BadInput
-from corpus.splitting import Passage
-from index.answering import Span
-from index.live import LiveIndex
-from index.search import Hit, Result, Searcher
-from service.queries import Query
+from chuchu.corpus.errors import BadInput
+from chuchu.corpus.splitting import Passage
+from chuchu.index.answering import Span
+from chuchu.index.live import LiveIndex
+from chuchu.index.search import Hit, Result, Searcher
+from chuchu.service.queries import Query
 
 
 def answer(live: LiveIndex, query: Query) -> tuple[Searcher, Result, float]:

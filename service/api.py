@@ -8,9 +8,9 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 
-from corpus.errors import BadInput, Forbidden
-from service.answers import answer, answer_json
-from service.queries import parse_query
+from chuchu.corpus.errors import BadInput, Forbidden
+from chuchu.service.answers import answer, answer_json
+from chuchu.service.queries import parse_query
 
 bp = Blueprint("api", __name__)
 

@@ -8,11 +8,11 @@ from typing import Any
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from corpus.errors import ChuchuError
-from index.embedder import load_embedder
-from index.live import LiveIndex
-from index.store import Store
-from service.settings import Settings
+from chuchu.corpus.errors import ChuchuError
+from chuchu.index.embedder import load_embedder
+from chuchu.index.live import LiveIndex
+from chuchu.index.store import Store
+from chuchu.service.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ def create_app(settings: Settings | None = None, live: LiveIndex | None = None) 
     app.extensions["chuchu"] = live or live_index(settings)
     app.extensions["chuchu.settings"] = settings
 
-    from service import api, pages
+    from chuchu.service import api, pages
 
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)

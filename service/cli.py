@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from corpus.errors import ChuchuError
-from index.fusion import MODES
-from service.settings import Settings
+from chuchu.corpus.errors import ChuchuError
+from chuchu.index.fusion import MODES
+from chuchu.service.settings import Settings
 
 log = logging.getLogger("chuchu")
 
@@ -126,8 +126,8 @@ def _add_build_commands(sub: Any) -> None:
 
 
 def _corpus_check(args: argparse.Namespace, settings: Settings) -> int:
-    from corpus.splitting import SplitOptions
-    from index.corpus_check import check_corpus, format_report
+    from chuchu.corpus.splitting import SplitOptions
+    from chuchu.index.corpus_check import check_corpus, format_report
 
     report = check_corpus(settings.corpus, SplitOptions(max_chars=settings.max_chars, min_chars=settings.min_chars))
     print(format_report(report))
@@ -135,13 +135,13 @@ def _corpus_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _build(args: argparse.Namespace, settings: Settings) -> int:
-    from corpus.splitting import SplitOptions
-    from index.build import build_index
-    from index.cache import EmbeddingCache
-    from index.gate import Gate
-    from index.lock import BuildLock
-    from index.ray_embedding import RayOptions
-    from index.store import Store
+    from chuchu.corpus.splitting import SplitOptions
+    from chuchu.index.build import build_index
+    from chuchu.index.cache import EmbeddingCache
+    from chuchu.index.gate import Gate
+    from chuchu.index.lock import BuildLock
+    from chuchu.index.ray_embedding import RayOptions
+    from chuchu.index.store import Store
 
     store = Store(settings.store)
     ray = RayOptions(args.ray, settings.model, settings.model_cache) if args.ray else None
@@ -179,7 +179,7 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
 
 def _embedder(settings: Settings) -> Any:
     """The model for a build, loaded only if some passage is not in the embedding cache."""
-    from index.lazy_embedder import load_lazily
+    from chuchu.index.lazy_embedder import load_lazily
 
     return load_lazily(settings.model, settings.model_cache, settings.embedding_cache)
 
@@ -250,7 +250,7 @@ def _vector_index(record: dict[str, Any]) -> str:
 
 
 def _builds(args: argparse.Namespace, settings: Settings) -> int:
-    from index.store import Store
+    from chuchu.index.store import Store
 
     store = Store(settings.store)
     builds = store.list_builds()
@@ -294,9 +294,9 @@ def _builds(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _rollback(args: argparse.Namespace, settings: Settings) -> int:
-    from corpus.errors import NotFound
-    from index.lock import BuildLock
-    from index.store import Store
+    from chuchu.corpus.errors import NotFound
+    from chuchu.index.lock import BuildLock
+    from chuchu.index.store import Store
 
     store = Store(settings.store)
     if not store.builds.is_dir():  # said before taking the lock, which would create the store
@@ -314,26 +314,26 @@ def _rollback(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    from service.server import serve
+    from chuchu.service.server import serve
 
     serve(settings)
     return 0
 
 
 def _live(settings: Settings) -> Any:
-    from service.app import live_index
+    from chuchu.service.app import live_index
 
     return live_index(settings)
 
 
 def _ask(args: argparse.Namespace, settings: Settings) -> int:
-    from service.app import create_app
-    from service.queries import parse_query
+    from chuchu.service.app import create_app
+    from chuchu.service.queries import parse_query
 
     query = parse_query({"question": args.question, "k": args.k}, settings)
     app = create_app(settings, _live(settings))
     with app.test_request_context():
-        from service.answers import answer, answer_json
+        from chuchu.service.answers import answer, answer_json
 
         searcher, result, took_ms = answer(app.extensions["chuchu"], query)
         hits = result.hits
@@ -358,7 +358,7 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _eval(args: argparse.Namespace, settings: Settings) -> int:
-    from index import evaluate
+    from chuchu.index import evaluate
 
     questions = evaluate.load_questions(args.questions)
     searcher = _live(settings).searcher()
@@ -396,7 +396,7 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
 
 def _calibrate(searcher: Any, questions: Sequence[Any], k: int) -> int:
     """Fit Platt scaling of the confidence: target is 'the first passage answers'."""
-    from index import confidence, evaluate
+    from chuchu.index import confidence, evaluate
 
     raws, correct = [], []
     for q in questions:

@@ -7,10 +7,10 @@ from typing import Any
 
 from flask import Blueprint, current_app, render_template, request
 
-from corpus.errors import BadInput, IndexUnavailable, NotFound
-from index.search import Hit
-from service.answers import answer, passage_url
-from service.queries import parse_query
+from chuchu.corpus.errors import BadInput, IndexUnavailable, NotFound
+from chuchu.index.search import Hit
+from chuchu.service.answers import answer, passage_url
+from chuchu.service.queries import parse_query
 
 bp = Blueprint("pages", __name__)
 

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from corpus.errors import BadInput
-from index.filters import Filter
-from index.fusion import MODES
-from service.settings import Settings
+from chuchu.corpus.errors import BadInput
+from chuchu.index.filters import Filter
+from chuchu.index.fusion import MODES
+from chuchu.service.settings import Settings
 
 
 @dataclass(frozen=True)

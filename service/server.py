@@ -8,8 +8,8 @@ from typing import Any
 import gunicorn.http.message
 from gunicorn.app.base import BaseApplication
 
-from service.app import create_app
-from service.settings import Settings
+from chuchu.service.app import create_app
+from chuchu.service.settings import Settings
 
 # RFC 9112 wants non-ASCII bytes in a URL percent-encoded, and gunicorn rejects the request
 # otherwise. Browsers encode; curl and scripts send a Chinese question as raw UTF-8, which is

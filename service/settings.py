@@ -8,8 +8,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-import corpus
-from corpus.errors import BadInput
+from chuchu import corpus
+from chuchu.corpus.errors import BadInput
 
 PREFIX = "CHUCHU_"
 

@@ -25,7 +25,7 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="session")
 def embedder():
     """The real default model, loaded once."""
-    from index.embedder import load_embedder
+    from chuchu.index.embedder import load_embedder
 
     return load_embedder("default", MODEL_CACHE)
 
@@ -33,8 +33,8 @@ def embedder():
 @pytest.fixture(scope="session")
 def built_store(tmp_path_factory: pytest.TempPathFactory, embedder):
     """A real index of the real corpus, built once into a temporary store."""
-    from index.build import build_index
-    from index.store import Store
+    from chuchu.index.build import build_index
+    from chuchu.index.store import Store
 
     store = Store(tmp_path_factory.mktemp("store"))
     build_index(CORPUS, store, embedder)
@@ -44,21 +44,21 @@ def built_store(tmp_path_factory: pytest.TempPathFactory, embedder):
 @pytest.fixture(scope="session")
 def live(built_store, embedder):
     """The live index over the session's build, sharing the loaded model."""
-    from index.live import LiveIndex
+    from chuchu.index.live import LiveIndex
 
     return LiveIndex(built_store, lambda: embedder)
 
 
 @pytest.fixture()
 def settings(built_store):
-    from service.settings import Settings
+    from chuchu.service.settings import Settings
 
     return Settings.load(store=built_store.root, model_cache=MODEL_CACHE)
 
 
 @pytest.fixture()
 def app(settings, live):
-    from service.app import create_app
+    from chuchu.service.app import create_app
 
     return create_app(settings, live)
 

@@ -19,8 +19,8 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="module")
 def base_url(built_store, live):
-    from service.app import create_app
-    from service.settings import Settings
+    from chuchu.service.app import create_app
+    from chuchu.service.settings import Settings
     from tests.conftest import MODEL_CACHE
 
     app = create_app(Settings.load(store=built_store.root, model_cache=MODEL_CACHE), live)

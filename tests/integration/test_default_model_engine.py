@@ -5,7 +5,7 @@ import time
 import numpy as np
 import pytest
 
-from index import default_model as dm
+from chuchu.index import default_model as dm
 
 pytestmark = pytest.mark.integration
 

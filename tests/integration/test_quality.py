@@ -8,7 +8,7 @@ question does not.
 
 import pytest
 
-from index import evaluate
+from chuchu.index import evaluate
 from tests.conftest import DEV_QUESTIONS
 
 pytestmark = pytest.mark.integration

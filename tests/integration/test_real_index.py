@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from service.cli import main
+from chuchu.service.cli import main
 
 pytestmark = pytest.mark.integration
 

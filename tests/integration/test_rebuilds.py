@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from corpus.errors import BuildError
-from index.build import BuildSummary, build_index
-from index.cache import EmbeddingCache
-from index.changes import Tally
-from index.default_model import ensure_default_model
-from index.gate import Gate
-from index.lazy_embedder import folder_identity, remember
-from index.store import Store
+from chuchu.corpus.errors import BuildError
+from chuchu.index.build import BuildSummary, build_index
+from chuchu.index.cache import EmbeddingCache
+from chuchu.index.changes import Tally
+from chuchu.index.default_model import ensure_default_model
+from chuchu.index.gate import Gate
+from chuchu.index.lazy_embedder import folder_identity, remember
+from chuchu.index.store import Store
 from tests.conftest import CORPUS, DEV_QUESTIONS, MODEL_CACHE
 
 pytestmark = pytest.mark.integration

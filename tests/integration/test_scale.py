@@ -7,12 +7,12 @@ from `python benchmarks/build_memory.py` (the closing note gives them), not from
 
 import pytest
 
-from index import evaluate
-from index.build import build_index
-from index.search import Searcher
-from index.snapshot import read_snapshot
-from index.store import Store
-from index.vectors import APPROXIMATE
+from chuchu.index import evaluate
+from chuchu.index.build import build_index
+from chuchu.index.search import Searcher
+from chuchu.index.snapshot import read_snapshot
+from chuchu.index.store import Store
+from chuchu.index.vectors import APPROXIMATE
 from tests.conftest import CORPUS, DEV_QUESTIONS
 
 pytestmark = pytest.mark.integration

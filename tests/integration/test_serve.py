@@ -17,11 +17,11 @@ from pathlib import Path
 import faiss
 import pytest
 
-from corpus.splitting import Passage
-from index.build import build_index, embedding_text
-from index.cache import EmbeddingCache
-from index.snapshot import PASSAGES, VECTORS
-from index.store import Store
+from chuchu.corpus.splitting import Passage
+from chuchu.index.build import build_index, embedding_text
+from chuchu.index.cache import EmbeddingCache
+from chuchu.index.snapshot import PASSAGES, VECTORS
+from chuchu.index.store import Store
 from tests.conftest import MODEL_CACHE
 from tests.integration.test_rebuilds import copy_corpus, edit_one_file
 

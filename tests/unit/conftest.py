@@ -23,8 +23,8 @@ def small_corpus(tmp_path):
 
 @pytest.fixture()
 def fake_store(tmp_path, small_corpus, fake_embedder):
-    from index.build import build_index
-    from index.store import Store
+    from chuchu.index.build import build_index
+    from chuchu.index.store import Store
 
     store = Store(tmp_path / "store")
     build_index(small_corpus, store, fake_embedder)
@@ -33,9 +33,9 @@ def fake_store(tmp_path, small_corpus, fake_embedder):
 
 @pytest.fixture()
 def fake_client(tmp_path, fake_store, fake_embedder):
-    from index.live import LiveIndex
-    from service.app import create_app
-    from service.settings import Settings
+    from chuchu.index.live import LiveIndex
+    from chuchu.service.app import create_app
+    from chuchu.service.settings import Settings
 
     settings = Settings.load(store=fake_store.root)
     return create_app(settings, LiveIndex(fake_store, lambda: fake_embedder)).test_client()

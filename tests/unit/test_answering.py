@@ -5,10 +5,10 @@ import math
 import numpy as np
 import pytest
 
-from corpus.asking import read_question, supplies
-from corpus.splitting import Passage
-from index.answering import best_sentence, passage_sentences
-from index.confidence import THRESHOLD, Evidence, calibrate, judge
+from chuchu.corpus.asking import read_question, supplies
+from chuchu.corpus.splitting import Passage
+from chuchu.index.answering import best_sentence, passage_sentences
+from chuchu.index.confidence import THRESHOLD, Evidence, calibrate, judge
 
 
 @pytest.mark.parametrize(

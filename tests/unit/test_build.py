@@ -11,18 +11,18 @@ from pathlib import Path
 
 import pytest
 
-import index.build as build_module
-from corpus.errors import BuildError, ModelError
-from index.build import MIN_KEEP, build_index, embedding_text
-from index.cache import EmbeddingCache
-from index.changes import Tally, compare
-from index.gate import Gate
-from index.lazy_embedder import LazyEmbedder, folder_identity, remember
-from index.lock import BuildLock
-from index.manifest import Manifest
-from index.snapshot import PASSAGES, read_snapshot
-from index.store import PARTIAL, Store
-from service.cli import main
+import chuchu.index.build as build_module
+from chuchu.corpus.errors import BuildError, ModelError
+from chuchu.index.build import MIN_KEEP, build_index, embedding_text
+from chuchu.index.cache import EmbeddingCache
+from chuchu.index.changes import Tally, compare
+from chuchu.index.gate import Gate
+from chuchu.index.lazy_embedder import LazyEmbedder, folder_identity, remember
+from chuchu.index.lock import BuildLock
+from chuchu.index.manifest import Manifest
+from chuchu.index.snapshot import PASSAGES, read_snapshot
+from chuchu.index.store import PARTIAL, Store
+from chuchu.service.cli import main
 from tests.fakes import HashingEmbedder
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -121,8 +121,8 @@ def test_the_cache_key_is_the_text_embedding_text_returns(tmp_path, cache, monke
 
 
 def test_embedding_text_is_the_passage_text_for_now(small_corpus):
-    from corpus.documents import read_corpus
-    from corpus.splitting import split_document
+    from chuchu.corpus.documents import read_corpus
+    from chuchu.corpus.splitting import split_document
 
     passage = split_document(read_corpus(small_corpus).documents[0])[0]
     assert embedding_text(passage) == passage.text
@@ -166,13 +166,13 @@ def test_the_cli_says_another_build_is_running_before_loading_the_model(tmp_path
     def unexpected(settings):
         raise AssertionError("the model was loaded")
 
-    monkeypatch.setattr("service.cli._embedder", unexpected)
+    monkeypatch.setattr("chuchu.service.cli._embedder", unexpected)
     monkeypatch.setenv("CHUCHU_EMBEDDING_CACHE", str(tmp_path / "cache"))
     corpus, store = _corpus(tmp_path / "docs", FILES), tmp_path / "store"
     with BuildLock(store):
         assert main(["build", "--corpus", str(corpus), "--store", str(store)]) == 2
     assert "Another build is running" in capsys.readouterr().err
-    monkeypatch.setattr("service.cli._embedder", lambda settings: HashingEmbedder())
+    monkeypatch.setattr("chuchu.service.cli._embedder", lambda settings: HashingEmbedder())
     assert main(["build", "--corpus", str(corpus), "--store", str(store)]) == 0
 
 
@@ -180,9 +180,9 @@ def test_the_cli_says_another_build_is_running_before_loading_the_model(tmp_path
 KILLABLE = """
 import sys, time
 from pathlib import Path
-from index.build import build_index
-from index.cache import EmbeddingCache
-from index.store import Store
+from chuchu.index.build import build_index
+from chuchu.index.cache import EmbeddingCache
+from chuchu.index.store import Store
 from tests.fakes import HashingEmbedder
 
 class Slow(HashingEmbedder):
@@ -289,7 +289,7 @@ def test_the_gate_refuses_a_worse_build_and_the_live_build_stays(tmp_path, cache
     live = build_index(corpus, store, HashingEmbedder(), cache=cache).build_id  # not gated: measured now
     worse = {**FILES, "乙.txt": FILES["乙.txt"][:2]}  # no more 乙镇 school
     _corpus(corpus, worse)
-    monkeypatch.setattr("service.cli._embedder", lambda settings: HashingEmbedder())
+    monkeypatch.setattr("chuchu.service.cli._embedder", lambda settings: HashingEmbedder())
     monkeypatch.setenv("CHUCHU_EMBEDDING_CACHE", str(tmp_path / "cli-cache"))
     args = ["build", "--corpus", str(corpus), "--store", str(store.root), "--gate", str(questions)]
     assert main(args) == 2
@@ -307,7 +307,7 @@ def test_the_gate_refuses_a_worse_build_and_the_live_build_stays(tmp_path, cache
 
 
 def test_the_gate_uses_the_live_builds_recorded_figures_for_the_same_questions(tmp_path, cache, questions, monkeypatch):
-    import index.gate as gate_module
+    import chuchu.index.gate as gate_module
 
     corpus, store = _corpus(tmp_path / "docs", FILES), Store(tmp_path / "store")
     build_index(corpus, store, HashingEmbedder(), cache=cache, gate=Gate(questions))
@@ -359,7 +359,7 @@ def test_rollback_waits_for_or_refuses_a_running_build(tmp_path, cache, capsys):
 
 
 def test_the_cli_build_prints_a_progress_bar_and_the_summary(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr("service.cli._embedder", lambda settings: HashingEmbedder())
+    monkeypatch.setattr("chuchu.service.cli._embedder", lambda settings: HashingEmbedder())
     monkeypatch.setenv("CHUCHU_EMBEDDING_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("CHUCHU_BATCH_SIZE", "4")
     corpus, store = _corpus(tmp_path / "docs", FILES), tmp_path / "store"
@@ -436,7 +436,7 @@ def test_a_model_folder_identity_changes_with_any_file(tmp_path):
 
 
 def test_a_bad_question_file_fails_before_anything_is_embedded(tmp_path, cache):
-    from corpus.errors import BadInput
+    from chuchu.corpus.errors import BadInput
 
     corpus, store = _corpus(tmp_path / "docs", FILES), Store(tmp_path / "store")
     model = CountingEmbedder()

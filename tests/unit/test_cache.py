@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from corpus.errors import BuildError
-from index.cache import EmbeddingCache, embed_with_cache
+from chuchu.corpus.errors import BuildError
+from chuchu.index.cache import EmbeddingCache, embed_with_cache
 from tests.fakes import HashingEmbedder
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -147,7 +147,7 @@ WRITER = """
 import sys
 import numpy as np
 from pathlib import Path
-from index.cache import EmbeddingCache
+from chuchu.index.cache import EmbeddingCache
 cache = EmbeddingCache(Path(sys.argv[1]), "model-a", 8)
 i = 0
 while True:

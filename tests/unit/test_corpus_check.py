@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from index.corpus_check import check_corpus, format_report
+from chuchu.index.corpus_check import check_corpus, format_report
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 
@@ -29,7 +29,7 @@ def test_the_check_names_unreadable_files(tmp_path):
 
 
 def test_chuchu_corpus_check_prints_the_report_and_strict_fails_on_unreadable(tmp_path, capsys):
-    from service.cli import main
+    from chuchu.service.cli import main
 
     (tmp_path / "good.txt").write_text(
         "萍乡市坚持工业强市不动摇，积极抢抓国家产业转型升级示范区建设机遇。", encoding="utf-8"
@@ -44,9 +44,9 @@ def test_chuchu_corpus_check_prints_the_report_and_strict_fails_on_unreadable(tm
 def test_a_strict_build_stops_at_an_unreadable_file_and_publishes_nothing(tmp_path, fake_embedder):
     import pytest
 
-    from corpus.errors import CorpusError
-    from index.build import build_index
-    from index.store import Store
+    from chuchu.corpus.errors import CorpusError
+    from chuchu.index.build import build_index
+    from chuchu.index.store import Store
 
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "good.txt").write_text("萍乡市坚持工业强市不动摇，积极抢抓示范区建设机遇。", encoding="utf-8")

@@ -9,8 +9,8 @@ from importlib import metadata
 import numpy as np
 import pytest
 
-from corpus.errors import ModelError
-from index import default_model as dm
+from chuchu.corpus.errors import ModelError
+from chuchu.index import default_model as dm
 
 
 @pytest.fixture(scope="module")

@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from corpus.documents import read_corpus
-from corpus.encoding import decode
-from corpus.errors import CorpusError, DocumentUnreadable
+from chuchu.corpus.documents import read_corpus
+from chuchu.corpus.encoding import decode
+from chuchu.corpus.errors import CorpusError, DocumentUnreadable
 
 TEXT = "萍乡市坚持工业强市不动摇，积极抢抓国家产业转型升级示范区建设机遇。"
 

@@ -1,8 +1,8 @@
-from index.build import build_index
-from index.duplicates import duplicate_groups
-from index.search import Searcher
-from index.snapshot import read_snapshot
-from index.store import Store
+from chuchu.index.build import build_index
+from chuchu.index.duplicates import duplicate_groups
+from chuchu.index.search import Searcher
+from chuchu.index.snapshot import read_snapshot
+from chuchu.index.store import Store
 
 SERVICE = "在公共服务共享方面，萍乡政务服务“只跑一次”“一次不跑”事项占比达94.48%，企业开办注册缩短至1个工作日。"
 REWORDED = SERVICE.replace("公共服务", "公共生活")

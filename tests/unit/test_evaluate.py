@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from corpus.errors import BadInput
-from index.evaluate import Question, answers, by_type, load_questions, run
+from chuchu.corpus.errors import BadInput
+from chuchu.index.evaluate import Question, answers, by_type, load_questions, run
 
 
 def test_evidence_matches_after_nfkc_and_without_whitespace():

@@ -1,7 +1,7 @@
 from datetime import date
 
-from corpus.documents import Document
-from index.filters import Filter
+from chuchu.corpus.documents import Document
+from chuchu.index.filters import Filter
 
 
 def _doc(doc_id="d", date=None, year=None):

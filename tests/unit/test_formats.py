@@ -13,8 +13,8 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen import canvas
 
-from corpus.errors import DocumentUnreadable
-from corpus.formats import SUFFIXES, Extracted, extract
+from chuchu.corpus.errors import DocumentUnreadable
+from chuchu.corpus.formats import SUFFIXES, Extracted, extract
 
 # From corpus/001: a headline and three paragraphs about Shangli's fireworks.
 TITLE = "逐“高”——千年花炮绽放时代荣光"

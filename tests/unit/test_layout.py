@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from corpus.documents import Document, read_corpus
-from corpus.formats import Extracted
-from corpus.layout import read_layout
-from corpus.metadata import describe, report_year
-from corpus.splitting import split_document
+from chuchu.corpus.documents import Document, read_corpus
+from chuchu.corpus.formats import Extracted
+from chuchu.corpus.layout import read_layout
+from chuchu.corpus.metadata import describe, report_year
+from chuchu.corpus.splitting import split_document
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 

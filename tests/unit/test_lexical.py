@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from corpus.errors import IndexCorrupt
-from corpus.terms import fold, terms
-from index.fusion import Fusion
-from index.lexical import LexicalIndex
+from chuchu.corpus.errors import IndexCorrupt
+from chuchu.corpus.terms import fold, terms
+from chuchu.index.fusion import Fusion
+from chuchu.index.lexical import LexicalIndex
 
 PASSAGES = [
     "今年1至9月，全镇财政总收入完成22554万元，同比增长9.1%。",

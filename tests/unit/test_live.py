@@ -5,14 +5,14 @@ import threading
 
 import pytest
 
-import index.live as live_module
-from corpus.errors import IndexCorrupt
-from index.build import build_index
-from index.live import LiveIndex
-from index.snapshot import VECTORS
-from service.app import create_app
-from service.cli import main
-from service.settings import Settings
+import chuchu.index.live as live_module
+from chuchu.corpus.errors import IndexCorrupt
+from chuchu.index.build import build_index
+from chuchu.index.live import LiveIndex
+from chuchu.index.snapshot import VECTORS
+from chuchu.service.app import create_app
+from chuchu.service.cli import main
+from chuchu.service.settings import Settings
 
 TOKEN = "s3cret-token"
 
@@ -49,7 +49,7 @@ def test_a_build_that_cannot_be_loaded_leaves_the_old_one_serving(
     loads = []
     real = live_module.read_snapshot
     monkeypatch.setattr(live_module, "read_snapshot", lambda path: loads.append(path.name) or real(path))
-    with caplog.at_level(logging.ERROR, logger="index.live"):
+    with caplog.at_level(logging.ERROR, logger="chuchu.index.live"):
         assert live.searcher().snapshot.build_id == old
         assert live.searcher().snapshot.build_id == old
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
@@ -69,7 +69,7 @@ def test_a_vanished_pointer_or_build_leaves_the_old_one_serving(fake_store, fake
     live = LiveIndex(fake_store, lambda: fake_embedder, check_every=0)
     old = live.searcher().snapshot.build_id
     (fake_store.root / "CURRENT").write_text("20990101T000000-abcdef\n")
-    with caplog.at_level(logging.ERROR, logger="index.live"):
+    with caplog.at_level(logging.ERROR, logger="chuchu.index.live"):
         assert live.searcher().snapshot.build_id == old
     assert "20990101T000000-abcdef" in caplog.text
     (fake_store.root / "CURRENT").unlink()
@@ -77,8 +77,8 @@ def test_a_vanished_pointer_or_build_leaves_the_old_one_serving(fake_store, fake
 
 
 def test_without_a_build_loaded_the_error_is_still_raised(tmp_path, fake_embedder):
-    from corpus.errors import IndexMissing
-    from index.store import Store
+    from chuchu.corpus.errors import IndexMissing
+    from chuchu.index.store import Store
 
     with pytest.raises(IndexMissing, match="chuchu build"):
         LiveIndex(Store(tmp_path), lambda: fake_embedder).searcher()

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from corpus.errors import BuildError
-from index.lock import LOCK, BuildLock
+from chuchu.corpus.errors import BuildError
+from chuchu.index.lock import LOCK, BuildLock
 
 ROOT = Path(__file__).resolve().parents[2]
 # A second process that takes the lock, says so, holds it for argv[2] seconds and lets it go.
 HOLDER = """
 import sys, time
 from pathlib import Path
-from index.lock import BuildLock
+from chuchu.index.lock import BuildLock
 lock = BuildLock(Path(sys.argv[1])).acquire()
 print("locked", flush=True)
 time.sleep(float(sys.argv[2]))

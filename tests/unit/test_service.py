@@ -2,10 +2,10 @@
 
 import pytest
 
-from index.live import LiveIndex
-from index.store import Store
-from service.app import create_app
-from service.settings import Settings
+from chuchu.index.live import LiveIndex
+from chuchu.index.store import Store
+from chuchu.service.app import create_app
+from chuchu.service.settings import Settings
 
 PASSAGE_KEYS = {
     "rank",

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from corpus.errors import BadInput
-from service.settings import Settings
+from chuchu.corpus.errors import BadInput
+from chuchu.service.settings import Settings
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

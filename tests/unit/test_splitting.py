@@ -2,9 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from corpus.documents import Document, read_corpus
-from corpus.layout import lines
-from corpus.splitting import SplitOptions, sentences, split_document
+from chuchu.corpus.documents import Document, read_corpus
+from chuchu.corpus.layout import lines
+from chuchu.corpus.splitting import SplitOptions, sentences, split_document
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 

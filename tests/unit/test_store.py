@@ -3,9 +3,9 @@ import threading
 
 import pytest
 
-import index.store as store_module
-from corpus.errors import BadInput, IndexCorrupt, IndexMissing, NotFound
-from index.store import PARTIAL, POINTER, BuildInfo, Store
+import chuchu.index.store as store_module
+from chuchu.corpus.errors import BadInput, IndexCorrupt, IndexMissing, NotFound
+from chuchu.index.store import PARTIAL, POINTER, BuildInfo, Store
 
 # Three builds a second apart, oldest first: ids sort by the UTC second they started.
 OLD, MIDDLE, NEW = "20260101T000001-aaaaaa", "20260101T000002-bbbbbb", "20260101T000003-cccccc"

@@ -2,12 +2,12 @@ import json
 
 import pytest
 
-from corpus.errors import BuildError, IndexCorrupt
-from index.build import build_index
-from index.manifest import FORMAT_VERSION, MANIFEST
-from index.search import Searcher
-from index.snapshot import PASSAGES, VECTORS, read_snapshot
-from index.store import Store
+from chuchu.corpus.errors import BuildError, IndexCorrupt
+from chuchu.index.build import build_index
+from chuchu.index.manifest import FORMAT_VERSION, MANIFEST
+from chuchu.index.search import Searcher
+from chuchu.index.snapshot import PASSAGES, VECTORS, read_snapshot
+from chuchu.index.store import Store
 
 
 def test_a_build_is_published_with_a_complete_manifest(fake_store, fake_embedder):

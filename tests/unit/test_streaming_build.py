@@ -10,19 +10,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import index.build as build_module
-from corpus.documents import read_corpus
-from corpus.errors import BuildError
-from corpus.splitting import split_document
-from index.build import build_index
-from index.cache import EmbeddingCache
-from index.filters import Filter
-from index.ray_embedding import RayOptions, fill_cache
-from index.search import Searcher
-from index.snapshot import SPOOL, read_snapshot
-from index.store import Store
-from index.vectors import APPROXIMATE, EXACT, VectorSpool, measure_recall, write_index
-from service.cli import main
+import chuchu.index.build as build_module
+from chuchu.corpus.documents import read_corpus
+from chuchu.corpus.errors import BuildError
+from chuchu.corpus.splitting import split_document
+from chuchu.index.build import build_index
+from chuchu.index.cache import EmbeddingCache
+from chuchu.index.filters import Filter
+from chuchu.index.ray_embedding import RayOptions, fill_cache
+from chuchu.index.search import Searcher
+from chuchu.index.snapshot import SPOOL, read_snapshot
+from chuchu.index.store import Store
+from chuchu.index.vectors import APPROXIMATE, EXACT, VectorSpool, measure_recall, write_index
+from chuchu.service.cli import main
 from tests.fakes import HashingEmbedder
 from tests.synthetic import make_corpus
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from corpus.documents import read_corpus
+from chuchu.corpus.documents import read_corpus
 from tests.synthetic import corpus_size, is_body_line, make_corpus
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,8 +67,8 @@ def test_every_file_of_a_synthetic_corpus_is_readable(triple):
 
 
 def test_passages_of_a_synthetic_corpus_are_mostly_not_near_duplicates(tmp_path):
-    from corpus.splitting import split_document
-    from index.duplicates import duplicate_groups
+    from chuchu.corpus.splitting import split_document
+    from chuchu.index.duplicates import duplicate_groups
 
     corpus = read_corpus(make_corpus(SOURCE, tmp_path / "ten", 10))
     texts = [p.text for d in corpus.documents for p in split_document(d)]
