@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chuchu.corpus.errors import BadInput
+from chuchu.index.question.verdict import Verdict
 
 if TYPE_CHECKING:
     from chuchu.index.search import Searcher
@@ -38,11 +39,21 @@ class Question:
 
 @dataclass(frozen=True)
 class Outcome:
-    """Where the first answering passage came for one question (None: not in the top k)."""
+    """Where the first answering passage came for one question (None: not in the top k), and the verdict."""
 
     question: Question
     first_rank: int | None
-    abstained: bool
+    verdict: Verdict
+
+    @property
+    def abstained(self) -> bool:
+        """Whether the service said "no good answer"."""
+        return not self.verdict.answerable
+
+    @property
+    def answered(self) -> bool:
+        """Whether the first passage answers: what the confidence is the probability of."""
+        return self.first_rank == 1
 
 
 @dataclass(frozen=True)
@@ -99,26 +110,26 @@ def answers_partly(sentence: str, evidence: Sequence[str]) -> bool:
     return bool(text) and any(normalise(e) in text or text in normalise(e) for e in evidence)
 
 
-def retriever(searcher: Searcher, k: int, mode: str = "hybrid") -> Callable[[str], tuple[list[str], bool]]:
-    """What `run` asks with: a searcher's ranked passage texts and whether it abstained."""
+Retrieve = Callable[[str], tuple[list[str], Verdict]]
 
-    def retrieve(question: str) -> tuple[list[str], bool]:
+
+def retriever(searcher: Searcher, k: int, mode: str = "hybrid") -> Retrieve:
+    """What `run` asks with: a searcher's ranked passage texts and its verdict."""
+
+    def retrieve(question: str) -> tuple[list[str], Verdict]:
         result = searcher.run(question, k, mode)
-        return [h.passage.text for h in result.hits], not result.answerable
+        return [h.passage.text for h in result.hits], result.verdict
 
     return retrieve
 
 
-def run(
-    questions: Sequence[Question],
-    retrieve: Callable[[str], tuple[list[str], bool]],
-) -> list[Outcome]:
-    """Ask every question; retrieve returns the ranked passage texts and whether it abstained."""
+def run(questions: Sequence[Question], retrieve: Retrieve) -> list[Outcome]:
+    """Ask every question; retrieve returns the ranked passage texts and the verdict on the first."""
     outcomes = []
     for q in questions:
-        texts, abstained = retrieve(q.question)
+        texts, verdict = retrieve(q.question)
         first = next((r for r, t in enumerate(texts[:10], start=1) if answers(t, q.evidence)), None)
-        outcomes.append(Outcome(q, first if q.answerable else None, abstained))
+        outcomes.append(Outcome(q, first if q.answerable else None, verdict))
     return outcomes
 
 
@@ -142,3 +153,17 @@ def by_type(outcomes: Sequence[Outcome]) -> dict[str, Scores]:
     table = {t: score(groups[t]) for t in sorted(groups)}
     table["overall"] = score(outcomes)
     return table
+
+
+def abstention_by_kind(outcomes: Sequence[Outcome]) -> dict[str, dict[str, tuple[int, int]]]:
+    """Per kind of answer asked (person, date, money…; "other" when none), abstentions out of
+    questions, apart for the unanswerable and the answerable ones."""
+    from chuchu.index.question.reading import read_question
+
+    table: dict[str, dict[str, list[int]]] = defaultdict(lambda: {"unanswerable": [0, 0], "answerable": [0, 0]})
+    for o in outcomes:
+        kind = read_question(o.question.question).kind or "other"
+        cell = table[kind]["answerable" if o.question.answerable else "unanswerable"]
+        cell[0] += o.abstained
+        cell[1] += 1
+    return {k: {side: (v[0], v[1]) for side, v in table[k].items()} for k in sorted(table)}

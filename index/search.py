@@ -7,16 +7,17 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from chuchu.corpus.asking import Asking, read_question
 from chuchu.corpus.documents import Document
 from chuchu.corpus.errors import BadInput
 from chuchu.corpus.splitting import Passage
 from chuchu.index import vectors
-from chuchu.index.answering import Span, best_sentence, passage_sentences
-from chuchu.index.confidence import Evidence, Verdict, context_of, judge
 from chuchu.index.embedder import Embedder
 from chuchu.index.filters import Filter
 from chuchu.index.fusion import MODES, Fusion
+from chuchu.index.question import reading
+from chuchu.index.question.reading import Asking, read_question
+from chuchu.index.question.sentence import Span, best_sentence, passage_sentences
+from chuchu.index.question.verdict import Evidence, Verdict, context_of, judge
 from chuchu.index.snapshot import Snapshot
 
 
@@ -67,6 +68,7 @@ class Searcher:
         self._members: dict[int, list[int]] = {}
         for i, group in enumerate(snapshot.groups.tolist()):
             self._members.setdefault(group, []).append(i)
+        reading.warm()  # jieba's dictionary, loaded with the index rather than on the first question
 
     def search(self, question: str, k: int, mode: str = "hybrid", where: Filter = Filter()) -> list[Hit]:
         """The k best passages for the question, best first."""
@@ -120,7 +122,7 @@ class Searcher:
         clock = time.perf_counter()
         asking = read_question(question)
         hits = self._with_answers(asking, query, hits)
-        top = [Evidence(h.passage.text, self._context(h), h.dense_rank, h.lexical_rank) for h in hits[:1]]
+        top = [Evidence(h.passage.text, self._context(h), _sentence(h), h.dense_rank, h.lexical_rank) for h in hits[:1]]
         verdict = judge(asking, top, self.snapshot.lexical.idf, lexical_voted=bool(lexical.any()) and mode != "dense")
         if not hits and where.active:
             verdict = replace(verdict, reason=f"No passage is in the documents the filter allows ({where.describe()}).")
@@ -173,6 +175,11 @@ class Searcher:
         dense = vectors.search(self.snapshot.vectors, self.snapshot.vector_info, query, n, only)
         dense[self._short] -= self.fusion.short_penalty
         return query, dense
+
+
+def _sentence(hit: Hit) -> str:
+    """The hit's answering sentence, or its whole passage when it has none."""
+    return hit.document.text[hit.answer.start : hit.answer.end] if hit.answer else hit.passage.text
 
 
 def _ranks(scores: np.ndarray) -> np.ndarray:

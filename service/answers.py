@@ -9,8 +9,8 @@ from flask import url_for
 
 from chuchu.corpus.errors import BadInput
 from chuchu.corpus.splitting import Passage
-from chuchu.index.answering import Span
 from chuchu.index.live import LiveIndex
+from chuchu.index.question.sentence import Span
 from chuchu.index.search import Hit, Result, Searcher
 from chuchu.service.queries import Query
 

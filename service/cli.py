@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -72,13 +73,15 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_ask)
 
     p = sub.add_parser("eval", help="Measure recall@1/5/10 and MRR@10 on a question file.")
-    p.add_argument("--questions", type=Path, required=True, help="A JSONL file in the format of shared/eval.")
+    p.add_argument("--questions", type=Path, nargs="+", required=True, help="JSONL files in the format of shared/eval.")
     p.add_argument("-k", type=int, default=10, help="Passages retrieved per question (default 10).")
     p.add_argument("--json", action="store_true", help="Print the figures as JSON.")
     p.add_argument("--mode", choices=MODES, default="hybrid", help="Ranking to measure (default hybrid).")
     p.add_argument("--compare", action="store_true", help="Measure the three modes side by side.")
     p.add_argument(
-        "--calibrate", action="store_true", help="Fit the confidence's Platt scaling on these questions and print it."
+        "--calibrate",
+        action="store_true",
+        help="Fit the confidence's weights on these questions and print them with leave-one-out figures.",
     )
     p.add_argument("--store", type=Path, help="Directory of the index builds.")
     p.set_defaults(run=_eval)
@@ -359,23 +362,24 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
 
 def _eval(args: argparse.Namespace, settings: Settings) -> int:
     from chuchu.index import evaluate
+    from chuchu.index.question import calibration
 
-    questions = evaluate.load_questions(args.questions)
+    questions = [q for path in args.questions for q in evaluate.load_questions(path)]
     searcher = _live(settings).searcher()
-    if args.calibrate:
-        return _calibrate(searcher, questions, args.k)
     modes = MODES if args.compare else (args.mode,)
-    tables = {}
-    for mode in modes:
-        tables[mode] = evaluate.by_type(evaluate.run(questions, evaluate.retriever(searcher, args.k, mode)))
+    outcomes = {mode: evaluate.run(questions, evaluate.retriever(searcher, args.k, mode)) for mode in modes}
+    if args.calibrate:
+        return _calibrate(outcomes[modes[0]])
+    tables = {mode: evaluate.by_type(outcomes[mode]) for mode in modes}
+    judged = outcomes[modes[0]]
+    judgement = calibration.report(
+        [o.verdict.confidence for o in judged], [o.question.answerable for o in judged], [o.answered for o in judged]
+    )
     if args.json:
-        print(
-            json.dumps(
-                {m: {t: _scores_json(s) for t, s in table.items()} for m, table in tables.items()},
-                ensure_ascii=False,
-                indent=2,
-            )
-        )
+        figures: dict[str, Any] = {m: {t: _scores_json(s) for t, s in table.items()} for m, table in tables.items()}
+        figures["abstention"] = {"mode": modes[0], **asdict(judgement)}
+        figures["abstention_by_kind"] = evaluate.abstention_by_kind(judged)
+        print(json.dumps(figures, ensure_ascii=False, indent=2))
         return 0
     columns = f"{'R@5':>6}{'R@10':>6}{'MRR':>6}{'abst':>6}"
     print(f"{'type':<16}{'n':>4}" + "".join(f"  {m + ' R@1':>12}{columns}" for m in tables))
@@ -390,25 +394,38 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
                 row += f"  {s.recall[1]:>12.3f}{s.recall[5]:>6.3f}{s.recall[10]:>6.3f}{s.mrr10:>6.3f}{abstention}"
         print(row)
     print("abst: share of questions where answering or saying 'no good answer' was right (all questions).")
-    print(f"build {searcher.snapshot.build_id}; {len(questions)} questions from {args.questions}")
+    print(calibration.format_report(f"confidence ({modes[0]})", judgement))
+    kinds = evaluate.abstention_by_kind(judged)
+    print(
+        "abstained, by the kind of answer asked: "
+        + "; ".join(
+            f"{kind} {u[0]}/{u[1]} unanswerable, {a[0]}/{a[1]} answerable"
+            for kind, sides in kinds.items()
+            for u, a in [(sides["unanswerable"], sides["answerable"])]
+        )
+    )
+    print(f"build {searcher.snapshot.build_id}; {len(questions)} questions from {', '.join(map(str, args.questions))}")
     return 0
 
 
-def _calibrate(searcher: Any, questions: Sequence[Any], k: int) -> int:
-    """Fit Platt scaling of the confidence: target is 'the first passage answers'."""
-    from chuchu.index import confidence, evaluate
+def _calibrate(outcomes: Sequence[Any]) -> int:
+    """Fit the confidence's weights on all the questions; report them held out, question by question."""
+    from chuchu.index.question import calibration, verdict
 
-    raws, correct = [], []
-    for q in questions:
-        result = searcher.run(q.question, k)
-        raws.append(result.verdict.raw)
-        correct.append(bool(result.hits) and q.answerable and evaluate.answers(result.hits[0].passage.text, q.evidence))
-    slope, intercept = confidence.calibrate(raws, correct)
-    for label, (a, b) in (("shipped", (confidence.SLOPE, confidence.INTERCEPT)), ("fitted", (slope, intercept))):
-        p = [confidence.scale(r, a, b) for r in raws]
-        brier = sum((pi - c) ** 2 for pi, c in zip(p, correct)) / len(p)
-        right = sum((pi >= confidence.THRESHOLD) == c for pi, c in zip(p, correct))
-        print(f"{label:<8} slope {a:.3f} intercept {b:.3f}  Brier {brier:.4f}  judged right {right}/{len(p)}")
+    answerable = [o.question.answerable for o in outcomes]
+    answered = [o.answered for o in outcomes]
+    fitted = calibration.fit([o.verdict.signals for o in outcomes], answered)
+    shipped = [o.verdict.confidence for o in outcomes]
+    print(
+        calibration.format_report(
+            "shipped weights, on these questions", calibration.report(shipped, answerable, answered)
+        )
+    )
+    print(
+        calibration.format_report("refitted, leave-one-out", calibration.report(fitted.held_out, answerable, answered))
+    )
+    print(f"shipped: WEIGHTS = {verdict.WEIGHTS}, BIAS = {verdict.BIAS}")
+    print(f"refitted on all {len(outcomes)} questions: WEIGHTS = {fitted.weights}, BIAS = {fitted.bias}")
     return 0
 
 

@@ -4,6 +4,7 @@ import pytest
 
 from chuchu.corpus.errors import BadInput
 from chuchu.index.evaluate import Question, answers, by_type, load_questions, run
+from chuchu.index.question.verdict import Verdict
 
 
 def test_evidence_matches_after_nfkc_and_without_whitespace():
@@ -19,7 +20,8 @@ def test_recall_mrr_and_abstention_per_type():
         Question("4", "d", "unanswerable", ()),
     ]
     ranked = {"a": ["甲", "x"], "b": ["x", "y", "乙"], "c": ["x"] * 10 + ["丙"], "d": ["x"]}
-    table = by_type(run(qs, lambda q: (ranked[q], False)))
+    answering = Verdict(True, 0.9, 2.2, {}, "")
+    table = by_type(run(qs, lambda q: (ranked[q], answering)))
     fact = table["fact"]
     assert fact.recall == {1: 0.5, 5: 1.0, 10: 1.0}
     assert fact.mrr10 == pytest.approx((1 + 1 / 3) / 2)

@@ -170,3 +170,14 @@ def test_the_report_year_prefers_the_title_then_next_year_then_the_date():
     assert report_year("2015年起，2019年，2019年。", "无", None) == 2019
     assert report_year("没有年份。", "无", "2020-01-02") == 2020
     assert report_year("没有年份。", "无", None) is None
+
+
+def test_without_a_catalog_the_title_is_the_headline_or_else_the_file_name(corpus):
+    titles = {}
+    for key, (doc, _) in corpus.items():
+        meta = describe(doc.file, {}, Extracted(doc.text, "utf-8", "text"), read_layout(doc.text))
+        titles[key] = meta.title
+    assert titles["003"] == "追“新”逐“高”春风漾——上栗县奋力推动高质量发展综述"  # its headline lines
+    assert titles["001"].startswith("重磅!建设东路将东延芦溪!")  # the post's title
+    # 000 and 004 open with their first paragraph: that is text, not a title.
+    assert titles["000"] == "000_e0cba58f03a6750f" and titles["004"] == "004_35fb48b10cf09309"

@@ -170,7 +170,7 @@ def test_explain_gives_both_legs_matched_terms_and_timings(fake_client):
     assert "12330亩" in first["matched_terms"] and "一季" in first["matched_terms"]
     assert first["fused_rank"] == 1 and first["lexical_score"] > 0
     assert set(body["timings_ms"]) == {"dense_ms", "lexical_ms", "fusion_ms", "answer_ms"}
-    assert set(body["signals"]) == {"supplied", "numbers", "coverage", "agreement"}
+    assert set(body["signals"]) == {"supplied", "focus", "numbers", "coverage", "agreement"}
     plain = fake_client.get("/api/search", query_string={"q": "一季稻12330亩"}).get_json()
     assert "explain" not in plain["passages"][0] and "timings_ms" not in plain
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from chuchu.corpus.asking import Asking, supplies
 from chuchu.corpus.splitting import Passage, sentences
 from chuchu.corpus.terms import terms
+from chuchu.index.question.kinds import gives
+from chuchu.index.question.reading import Asking
 
 # A sentence that supplies the asked kind of answer counts as if it matched this share more.
 _SUPPLY_BONUS = 0.5
@@ -57,7 +58,7 @@ def best_sentence(asking: Asking, text: str, passage: Passage, idf: Callable[[st
     for span in passage_sentences(text, passage):
         sentence = text[span.start : span.end]
         score = sum(idf(t) for t in wanted.intersection(terms(sentence)))
-        if score > 0 and asking.wants and supplies(asking, sentence):
+        if score > 0 and asking.kind and gives(asking, sentence):
             score *= 1 + _SUPPLY_BONUS
         if score > best_score:
             best, best_score = span, score
