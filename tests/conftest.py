@@ -10,6 +10,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
 DEV_QUESTIONS = Path(__file__).parent / "data" / "dev.jsonl"
+# 12 unanswerable questions of realistic shapes and 12 answerable ones of the same shapes.
+DEV_ABSTAIN = Path(__file__).parent / "data" / "dev_abstain.jsonl"
 # The default model is converted once into the project's cache and reused by later runs.
 MODEL_CACHE = ROOT / "var" / "models"
 
