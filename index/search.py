@@ -17,7 +17,7 @@ from chuchu.index.fusion import MODES, Fusion
 from chuchu.index.question import reading
 from chuchu.index.question.reading import Asking, read_question
 from chuchu.index.question.sentence import Span, best_sentence, passage_sentences
-from chuchu.index.question.verdict import Evidence, Verdict, context_of, judge
+from chuchu.index.question.verdict import Evidence, Verdict, context_of, filtered, judge
 from chuchu.index.snapshot import Snapshot
 
 
@@ -125,7 +125,7 @@ class Searcher:
         top = [Evidence(h.passage.text, self._context(h), _sentence(h), h.dense_rank, h.lexical_rank) for h in hits[:1]]
         verdict = judge(asking, top, self.snapshot.lexical.idf, lexical_voted=bool(lexical.any()) and mode != "dense")
         if not hits and where.active:
-            verdict = replace(verdict, reason=f"No passage is in the documents the filter allows ({where.describe()}).")
+            verdict = filtered(verdict, where.describe())
         timings["answer_ms"] = (time.perf_counter() - clock) * 1000
         return Result(hits, mode, verdict, timings)
 

@@ -42,7 +42,10 @@ _INTERROGATIVE = re.compile(
     r"具体|一共|总共|分别|请问|吗|呢|"
     r"\b(?:what|which|who|whom|whose|when|where|why|how|many|much|is|are|was|were|do|does|did|the|a|an|of|in|on)\b"
 )
-_PERSON_ROLE = r"(?:负责人|书记|县长|市长|区长|镇长|乡长|村长|主任|局长|厅长|部长|经理|董事长|总裁|主席|院长|校长|创始人|作者|法人)"
+_PERSON_ROLE = (
+    r"(?:负责人|书记|县长|市长|区长|镇长|乡长|村长|主任|局长|厅长|部长|"
+    r"经理|董事长|总裁|主席|院长|校长|创始人|作者|法人)"
+)
 # Order matters: the first kind whose pattern matches is the kind (为什么…多少 asks a reason).
 _KIND_PATTERNS = (
     ("reason", r"什么原因|原因是什么|怎么会|\bwhy\b"),  # and the words 为什么/为何, as jieba segments them

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from chuchu.corpus.terms import fold, terms
 from chuchu.index.question.kinds import gives
@@ -55,6 +55,22 @@ class Evidence:
     lexical_rank: int  # 0 when the lexical leg did not match it
 
 
+# Why a question was judged not answerable, as a code a page can put in the reader's language.
+WHY = ("nothing_found", "filtered", "kind_missing", "focus_missing", "numbers_missing", "little_shared")
+
+
+@dataclass(frozen=True)
+class Why:
+    """Why not answerable: a code of WHY and what it refers to."""
+
+    code: str
+    asked: str = ""  # the kind of answer asked for, in English words ("a figure in 亿元")
+    kind: str = ""  # its code (reading.KINDS)
+    units: tuple[str, ...] = ()  # the measure words asked for
+    missing: tuple[str, ...] = ()  # the focus words no passage found mentions
+    detail: str = ""  # the filter, for "filtered"
+
+
 @dataclass(frozen=True)
 class Verdict:
     """The judgement on one answer."""
@@ -63,7 +79,8 @@ class Verdict:
     confidence: float
     raw: float  # the logit of the confidence
     signals: dict[str, float | None]  # each signal in 0..1, None when it does not apply
-    reason: str  # why not answerable, in words; "" when answerable
+    reason: str  # why not answerable, in English words; "" when answerable
+    why: Why | None = None  # the same as a code, None when answerable
 
 
 def signals(asking: Asking, top: Evidence, idf: Callable[[str], float], lexical_voted: bool) -> dict[str, float | None]:
@@ -108,12 +125,20 @@ def judge(
 ) -> Verdict:
     """Whether the first passage answers the question, with a calibrated confidence."""
     if not hits:
-        return Verdict(False, 0.0, -math.inf, {}, "No passage matched the question.")
+        return Verdict(False, 0.0, -math.inf, {}, REASONS["nothing_found"], Why("nothing_found"))
     values = signals(asking, hits[0], idf, lexical_voted)
     raw = raw_score(values, weights, bias)
     confidence = sigmoid(raw)
-    answerable = confidence >= THRESHOLD
-    return Verdict(answerable, confidence, raw, values, "" if answerable else _reason(asking, values, hits[0]))
+    if confidence >= THRESHOLD:
+        return Verdict(True, confidence, raw, values, "")
+    why = _why(asking, values, hits[0])
+    return Verdict(False, confidence, raw, values, reason(why), why)
+
+
+def filtered(verdict: Verdict, where: str) -> Verdict:
+    """The verdict when no passage is in the documents a filter allows."""
+    why = Why("filtered", detail=where)
+    return replace(verdict, answerable=False, reason=reason(why), why=why)
 
 
 def sigmoid(z: float) -> float:
@@ -121,16 +146,30 @@ def sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
 
 
-def _reason(asking: Asking, values: Mapping[str, float | None], top: Evidence) -> str:
+REASONS = {
+    "nothing_found": "No passage matched the question.",
+    "filtered": "No passage is in the documents the filter allows ({detail}).",
+    "kind_missing": "The question asks for {asked}, and the passages found do not give one.",
+    "focus_missing": "The question asks about {missing}, which the passages found do not mention.",
+    "numbers_missing": "The passages found are not about the figures or years the question names.",
+    "little_shared": "The passages found share too little with the question.",
+}
+
+
+def reason(why: Why) -> str:
+    """Why, in English words."""
+    return REASONS[why.code].format(asked=why.asked, missing="、".join(why.missing), detail=why.detail)
+
+
+def _why(asking: Asking, values: Mapping[str, float | None], top: Evidence) -> Why:
     if values.get("supplied") == 0.0:
-        return f"The question asks for {asking.describe()}, and the passages found do not give one."
+        return Why("kind_missing", asking.describe(), asking.kind, asking.units)
     if values.get("focus") is not None and (values["focus"] or 0.0) < 1.0:
         text = fold(top.text + " " + top.context)
-        missing = "、".join(w for w in asking.focus if w not in text)
-        return f"The question asks about {missing}, which the passages found do not mention."
+        return Why("focus_missing", missing=tuple(w for w in asking.focus if w not in text))
     if values.get("numbers") is not None and (values["numbers"] or 0.0) < 1.0:
-        return "The passages found are not about the figures or years the question names."
-    return "The passages found share too little with the question."
+        return Why("numbers_missing")
+    return Why("little_shared")
 
 
 def context_of(title: str, heading: str, date: str | None) -> str:
