@@ -61,7 +61,10 @@ def test_cli_eval_prints_the_table(built_store, capsys):
     argv = ["eval", "--questions", str(DEV_QUESTIONS), "--json", "--compare", "--store", str(built_store.root)]
     assert main(argv) == 0
     tables = json.loads(capsys.readouterr().out)
-    assert set(tables) == {"hybrid", "dense", "lexical"}
+    assert set(tables) == {"hybrid", "dense", "lexical", "abstention", "abstention_by_kind"}
+    assert tables["abstention"]["unanswerable"] == 3 and tables["abstention"]["recall"] == 1.0
+    kinds = tables["abstention_by_kind"]
+    assert kinds["number"]["unanswerable"] == [2, 2] and kinds["money"]["unanswerable"] == [1, 1]
     assert {"overall", "fact", "number", "english", "unanswerable"} <= set(tables["hybrid"])
     assert tables["hybrid"]["overall"]["recall@5"] >= tables["dense"]["overall"]["recall@5"]
     assert tables["hybrid"]["unanswerable"]["abstention_accuracy"] == 1.0
@@ -70,12 +73,22 @@ def test_cli_eval_prints_the_table(built_store, capsys):
     assert "hybrid R@1" in out and "abst" in out and "overall" in out
 
 
-def test_cli_eval_calibrate_fits_and_reports_the_confidence_scaling(built_store, capsys):
-    from tests.conftest import DEV_QUESTIONS
+def test_cli_eval_calibrate_fits_the_weights_and_reports_them_held_out(built_store, capsys):
+    from tests.conftest import DEV_ABSTAIN, DEV_QUESTIONS
 
-    assert main(["eval", "--questions", str(DEV_QUESTIONS), "--calibrate", "--store", str(built_store.root)]) == 0
+    argv = [
+        "eval",
+        "--questions",
+        str(DEV_QUESTIONS),
+        str(DEV_ABSTAIN),
+        "--calibrate",
+        "--store",
+        str(built_store.root),
+    ]
+    assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "shipped" in out and "fitted" in out and "Brier" in out
+    assert "shipped weights, on these questions: abstained on " in out and "refitted, leave-one-out" in out
+    assert "ROC AUC" in out and "refitted on all 54 questions: WEIGHTS = {'supplied'" in out
 
 
 def test_cli_ask_says_when_the_documents_do_not_answer(built_store, capsys):
