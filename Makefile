@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run build test test-unit lint chromium clean
+.PHONY: install run build test test-unit lint chromium clean bench wrk
 
 # torch first, pinned: it takes the CPU wheel kept on these machines; unpinned, pip would pull
 # the newest build with gigabytes of CUDA libraries.
@@ -33,9 +33,20 @@ lint: install
 	$(BIN)/ruff check corpus index service tests benchmarks
 	$(BIN)/ruff format --check corpus index service tests benchmarks
 
+# Every figure of BENCHMARKS.md, in one run (about 15 minutes; BENCH_ARGS=--quick stops the scale
+# section at 100k passages). Rewrites BENCHMARKS.md between its markers and benchmarks/plots/.
+bench: install wrk
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
+
+# The HTTP load generator of `make bench`, from Debian.
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+
 # The browser tests drive Debian's Chromium; Playwright's own browser download cannot work here.
+# And a CJK font: without one, Chinese renders as empty boxes in the screenshots the tests take.
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@fc-list :lang=zh 2>/dev/null | grep -q . || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null; }
 
 clean:
 	rm -rf var .pytest_cache

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -76,13 +77,38 @@ class Searcher:
 
     def run(self, question: str, k: int, mode: str = "hybrid", where: Filter = Filter()) -> Result:
         """Search the documents the filter allows, keeping the per-stage timings."""
+        return self.run_many([question], k, mode, where)[0]
+
+    def run_many(
+        self, questions: Sequence[str], k: int, mode: str = "hybrid", where: Filter = Filter()
+    ) -> list[Result]:
+        """Each question as `run` answers it, the questions embedded in one batch; each result's
+        ``encode_ms`` is its share of that batch."""
         if mode not in MODES:
             raise BadInput(f"mode must be one of {', '.join(MODES)}, not {mode!r}.")
-        timings: dict[str, float] = {}
+        clock = time.perf_counter()
+        queries = self.embedder.embed_queries(list(questions)) if questions else np.zeros((0, 0), np.float32)
+        encode_ms = (time.perf_counter() - clock) * 1000 / max(1, len(questions))
+        allowed = self._allowed(where) if where.active else None
+        return [
+            self._run(question, queries[i : i + 1], encode_ms, k, mode, where, allowed)
+            for i, question in enumerate(questions)
+        ]
+
+    def _run(
+        self,
+        question: str,
+        query: np.ndarray,
+        encode_ms: float,
+        k: int,
+        mode: str,
+        where: Filter,
+        allowed: np.ndarray | None,
+    ) -> Result:
+        timings: dict[str, float] = {"encode_ms": encode_ms}
         clock = time.perf_counter()
         n = len(self.snapshot.passages)
-        allowed = self._allowed(where) if where.active else None
-        query, dense = self._dense(question, n, allowed)
+        dense = self._dense(query, n, allowed)
         timings["dense_ms"] = (time.perf_counter() - clock) * 1000
         clock = time.perf_counter()
         body = self.snapshot.lexical.score(question)
@@ -168,13 +194,12 @@ class Searcher:
         docs = [i for i, doc_id in enumerate(self._doc_ids) if where.allows(self.snapshot.documents[doc_id])]
         return np.isin(self._doc_of, docs)
 
-    def _dense(self, question: str, n: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """The question's vector, and its cosine similarity with every passage (index.vectors.search)."""
-        query = self.embedder.embed_queries([question])
+    def _dense(self, query: np.ndarray, n: int, allowed: np.ndarray | None) -> np.ndarray:
+        """The question vector's cosine similarity with every passage (index.vectors.search)."""
         only = np.flatnonzero(allowed) if allowed is not None else None
         dense = vectors.search(self.snapshot.vectors, self.snapshot.vector_info, query, n, only)
         dense[self._short] -= self.fusion.short_penalty
-        return query, dense
+        return dense
 
 
 def _sentence(hit: Hit) -> str:

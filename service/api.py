@@ -1,69 +1,86 @@
-"""The JSON API: /api/search, /api/ask, /healthz and /api/admin/reload."""
+"""The JSON API: GET /api/search, POST /api/ask (one question or a batch), POST /api/admin/reload.
 
-from __future__ import annotations
+The request models depend on the settings' limits, so the blueprint is made per app. (No
+``from __future__ import annotations`` here: flask-openapi3 reads each view's parameter
+annotations, and these name models made inside ``blueprint``.)
+"""
 
 import hmac
 import os
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import current_app, jsonify, request
+from flask_openapi3 import APIBlueprint, Tag
 
-from chuchu.corpus.errors import BadInput, Forbidden
-from chuchu.service.answers import answer, answer_json
-from chuchu.service.queries import parse_query
+from chuchu.corpus.errors import Forbidden
+from chuchu.service import schemas
+from chuchu.service.answers import answer, answer_json, answer_many, dump
+from chuchu.service.limits import deadline
+from chuchu.service.queries import Limits, request_models, to_queries
+from chuchu.service.schemas import errors
+from chuchu.service.settings import Settings
 
-bp = Blueprint("api", __name__)
-
-
-@bp.get("/api/search")
-def search() -> Any:
-    """Answer a question given in the query string."""
-    return _answer(request.args)
-
-
-@bp.post("/api/ask")
-def ask() -> Any:
-    """Answer a question given in a JSON body."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise BadInput('The body must be a JSON object such as {"question": "…", "k": 5}.')
-    return _answer(body)
+QUESTIONS = Tag(name="questions", description="Ask, and get passages with exact citations.")
+ADMIN = Tag(name="admin", description="Operating the service.")
 
 
-@bp.get("/healthz")
-def healthz() -> Any:
-    """200 when a build is loaded and answering; the error body (503) when not."""
-    searcher = current_app.extensions["chuchu"].searcher()
-    manifest = searcher.snapshot.manifest
-    return jsonify(
-        {
-            "status": "ok",
-            "build": {"id": manifest.build_id, "built_at": manifest.built_at},
-            "documents": manifest.documents,
-            "passages": manifest.passages,
-            "model": manifest.model,
-        }
+def blueprint(settings: Settings) -> APIBlueprint:
+    """The API's endpoints, checking requests against the models of these settings' limits."""
+    models = request_models(Limits.of(settings))
+    bp = APIBlueprint("api", __name__, abp_tags=[QUESTIONS], abp_responses=errors(500))
+    asked = errors(400, 404, 429, 503)
+
+    @bp.get("/api/search", operation_id="search", responses={200: schemas.Answer, **asked})
+    def search(query: models.search) -> Any:  # type: ignore[name-defined]
+        """Answer a question given in the query string.
+
+        The answer names the passages that answer it, each with its file, paragraph and offsets.
+        """
+        return _answer_one(to_queries(query)[0])
+
+    @bp.post("/api/ask", operation_id="ask", responses={200: schemas.AskResult, **asked, **errors(413, 415)})
+    def ask(body: models.ask) -> Any:  # type: ignore[name-defined]
+        """Answer a question, or several, given in a JSON body.
+
+        `{"question": "…"}` is answered as GET /api/search answers; `{"questions": ["…", …]}` gets
+        `{"answers": [...]}`, each as the single question's answer, all from one build.
+        """
+        queries = to_queries(body)
+        if isinstance(body.root, models.many):
+            return jsonify(dump(answer_many(current_app.extensions["chuchu"], queries, deadline())))
+        return _answer_one(queries[0])
+
+    @bp.post(
+        "/api/admin/reload",
+        operation_id="reload",
+        tags=[ADMIN],
+        security=[{"admin": []}],
+        responses={200: schemas.Reloaded, **errors(403, 503)},
     )
+    def reload() -> Any:
+        """Load the newly published build now, in the worker that receives this request.
+
+        The other workers pick it up by themselves within CHUCHU_RELOAD_SECONDS. Needs the header
+        `Authorization: Bearer <CHUCHU_ADMIN_TOKEN>`.
+        """
+        _check_admin_token(current_app.extensions["chuchu.settings"].admin_token)
+        live = current_app.extensions["chuchu"]
+        before = live.build_id
+        manifest = live.reload().snapshot.manifest
+        reloaded = schemas.Reloaded(
+            reloaded=manifest.build_id != before,
+            build=schemas.Build(id=manifest.build_id, built_at=manifest.built_at),
+            previous=before,
+            worker=os.getpid(),
+        )
+        return jsonify(dump(reloaded))
+
+    return bp
 
 
-@bp.post("/api/admin/reload")
-def reload() -> Any:
-    """Load the newly published build now, in the worker that receives this request.
-
-    The other workers pick it up by themselves within CHUCHU_RELOAD_SECONDS.
-    """
-    _check_admin_token(current_app.extensions["chuchu.settings"].admin_token)
-    live = current_app.extensions["chuchu"]
-    before = live.build_id
-    manifest = live.reload().snapshot.manifest
-    return jsonify(
-        {
-            "reloaded": manifest.build_id != before,
-            "build": {"id": manifest.build_id, "built_at": manifest.built_at},
-            "previous": before,
-            "worker": os.getpid(),
-        }
-    )
+def _answer_one(query: Any) -> Any:
+    searcher, result, took_ms = answer(current_app.extensions["chuchu"], query)
+    return jsonify(answer_json(query, searcher, result, took_ms))
 
 
 def _check_admin_token(token: str) -> None:
@@ -73,9 +90,3 @@ def _check_admin_token(token: str) -> None:
     # compare_digest: the time taken must not tell how much of a guessed token was right.
     if scheme.lower() != "bearer" or not hmac.compare_digest(sent.strip().encode(), token.encode()):
         raise Forbidden("The admin token is missing or wrong; send it as the header 'Authorization: Bearer <token>'.")
-
-
-def _answer(params: Any) -> Any:
-    query = parse_query(params, current_app.extensions["chuchu.settings"])
-    searcher, result, took_ms = answer(current_app.extensions["chuchu"], query)
-    return jsonify(answer_json(query, searcher, result, took_ms))

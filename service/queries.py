@@ -1,16 +1,35 @@
-"""Checking what a request asks for, in one place, before anything is searched."""
+"""What a request may ask, declared once as pydantic models: they check the input, and the OpenAPI
+document at /openapi.json is generated from them.
+
+The limits (k, question length, batch size) are settings, so the models are made per set of limits
+and the spec shows the limits the service applies. Every field says what it allows, and a value it
+does not allow fails with a message built from the same words (service/fields.py).
+"""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
-from typing import Any
+from functools import lru_cache
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    RootModel,
+    Tag,
+    ValidationError,
+    WrapValidator,
+)
 
 from chuchu.corpus.errors import BadInput
 from chuchu.index.filters import Filter
 from chuchu.index.fusion import MODES
+from chuchu.service import fields
+from chuchu.service.errors import error_response
 from chuchu.service.settings import Settings
 
 
@@ -25,100 +44,150 @@ class Query:
     where: Filter = field(default_factory=Filter)
 
 
+@dataclass(frozen=True)
+class Limits:
+    """The settings the request models depend on."""
+
+    default_k: int
+    max_k: int
+    max_question_chars: int
+    max_batch: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> Limits:
+        return cls(settings.default_k, settings.max_k, settings.max_question_chars, settings.max_batch)
+
+
+@dataclass(frozen=True)
+class RequestModels:
+    """The models of one set of limits: the query string of GET /api/search, the body of POST /api/ask."""
+
+    search: type[BaseModel]
+    ask: type[RootModel[Any]]
+    many: type[BaseModel]  # the batch form of ask's body
+
+
+@lru_cache(maxsize=8)
+def request_models(limits: Limits) -> RequestModels:
+    """The request models under these limits."""
+    k_allowed = f"a whole number from 1 to {limits.max_k}"
+    modes = ", ".join(MODES)
+    flag = "true or false (1 or 0 in a query string)"
+
+    class Options(BaseModel):
+        """What every question may add to itself."""
+
+        k: Annotated[
+            int,
+            Field(ge=1, le=limits.max_k, description=f"How many passages to return: {k_allowed}."),
+            fields.allowing("k", k_allowed),
+            BeforeValidator(fields.whole_number),
+        ] = limits.default_k
+        mode: Annotated[
+            Literal[MODES],  # type: ignore[valid-type]
+            Field(description=f"The ranking: one of {modes}; hybrid fuses the other two."),
+            fields.allowing("mode", f"one of {modes}"),
+        ] = "hybrid"
+        explain: Annotated[
+            bool,
+            Field(description=f"Add each leg's scores and ranks, the signals and the timings: {flag}."),
+            fields.allowing("explain", flag),
+        ] = False
+        date_from: fields.date_field("date_from", end=False) = None  # type: ignore[valid-type]
+        date_to: fields.date_field("date_to", end=True) = None  # type: ignore[valid-type]
+
+    class SearchParams(Options):
+        """The query string of GET /api/search."""
+
+        model_config = ConfigDict(extra="ignore", title="SearchParams")
+        q: fields.question_field(limits.max_question_chars, "question")  # type: ignore[valid-type]
+        doc: Annotated[
+            list[str] | None,
+            BeforeValidator(fields.optional),
+            Field(description="Search only these documents: an id, ids separated by commas, or the parameter again."),
+            fields.allowing("doc", "document ids"),
+        ] = None
+
+    doc_in_body = Annotated[
+        str | list[str] | None,
+        Field(description="Search only these documents: an id, ids separated by commas, or a list of ids."),
+        fields.allowing("doc", "a document id, ids separated by commas, or a list of ids"),
+    ]
+
+    class AskOne(Options):
+        """One question."""
+
+        model_config = ConfigDict(extra="forbid", strict=True, title="AskOne")
+        question: fields.question_field(limits.max_question_chars, "question")  # type: ignore[valid-type]
+        doc: doc_in_body = None
+
+    class AskMany(Options):
+        """Several questions, answered together; the options apply to each."""
+
+        model_config = ConfigDict(extra="forbid", strict=True, title="AskMany")
+        questions: Annotated[
+            list[fields.question_field(limits.max_question_chars, "question")],  # type: ignore[misc,valid-type]
+            Field(
+                min_length=1,
+                max_length=limits.max_batch,
+                description=f"1 to {limits.max_batch} questions, each answered as a single question would be.",
+            ),
+            WrapValidator(fields.batch_size(limits.max_batch)),
+        ]
+        doc: doc_in_body = None
+
+    class AskBody(RootModel[Any]):
+        """The body of POST /api/ask: {"question": …} or {"questions": [ …]}, with the same options."""
+
+        model_config = ConfigDict(title="AskBody")
+        root: Annotated[
+            Annotated[AskOne, Tag("one")] | Annotated[AskMany, Tag("many")],
+            Discriminator(lambda body: "many" if isinstance(body, dict) and "questions" in body else "one"),
+        ]
+
+    return RequestModels(SearchParams, AskBody, AskMany)
+
+
+def validation_failed(exc: ValidationError) -> Any:
+    """flask-openapi3's validation_error_callback: a request that does not fit its model is a 400."""
+    return error_response(BadInput.status, BadInput.code, fields.describe(exc))
+
+
 def parse_query(params: Mapping[str, Any], settings: Settings) -> Query:
-    """A Query from request parameters (query string or JSON body); BadInput says what is allowed."""
-    raw = params.get("question", params.get("q"))
-    if raw is None:
-        raise BadInput("Ask a question: pass `q` in the query string or `question` in the JSON body.")
-    if not isinstance(raw, str):
-        raise BadInput("The question must be a string.")
-    question = raw.strip()
-    if not question:
-        raise BadInput("The question is empty; ask something in Chinese or English.")
-    if len(question) > settings.max_question_chars:
-        raise BadInput(
-            f"The question is {len(question)} characters long; at most {settings.max_question_chars} are allowed."
-        )
-    return Query(
-        question,
-        parse_k(params.get("k"), settings),
-        parse_mode(params.get("mode")),
-        parse_flag(params.get("explain"), "explain"),
-        parse_filter(params),
-    )
-
-
-def parse_filter(params: Mapping[str, Any]) -> Filter:
-    """`doc` (one id, several comma-separated, or a JSON list), `date_from`, `date_to` (YYYY[-MM[-DD]])."""
-    raw = params.get("doc")
-    if raw is None or raw == "":
-        docs: frozenset[str] = frozenset()
-    elif isinstance(raw, str):
-        docs = frozenset(d.strip() for d in raw.split(",") if d.strip())
-    elif isinstance(raw, list) and all(isinstance(d, str) for d in raw):
-        docs = frozenset(raw)
-    else:
-        raise BadInput("doc must be a document id, ids separated by commas, or a list of ids.")
-    first = parse_date(params.get("date_from"), "date_from", end=False)
-    last = parse_date(params.get("date_to"), "date_to", end=True)
-    if first and last and first > last:
-        raise BadInput(f"date_from ({first}) is after date_to ({last}).")
-    return Filter(docs, first, last)
-
-
-_DATE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
-
-
-def parse_date(raw: Any, name: str, end: bool) -> date | None:
-    """A date given as YYYY, YYYY-MM or YYYY-MM-DD; a partial date means its first (or last) day."""
-    if raw is None or raw == "":
-        return None
-    m = _DATE.match(str(raw).strip())
+    """A Query from a query string (a MultiDict, or a plain mapping); BadInput says what is allowed."""
+    values: dict[str, Any] = {}
+    for name, value in params.items():
+        if value is None:
+            continue
+        values["q" if name == "question" else name] = value
+    getlist = getattr(params, "getlist", None)
+    if getlist is not None and "doc" in params:
+        values["doc"] = getlist("doc")
+    elif isinstance(values.get("doc"), str):
+        values["doc"] = [values["doc"]]
+    models = request_models(Limits.of(settings))
     try:
-        if not m:
-            raise ValueError
-        year, month, day = int(m[1]), int(m[2] or (12 if end else 1)), m[3]
-        if day is not None:
-            return date(year, month, int(day))
-        if not end:
-            return date(year, month, 1)
-        following = date(year + (month == 12), month % 12 + 1, 1)
-        return date.fromordinal(following.toordinal() - 1)
-    except ValueError as exc:
-        raise BadInput(f"{name} must be a date as YYYY, YYYY-MM or YYYY-MM-DD, not {raw!r}.") from exc
+        checked = models.search.model_validate(values)
+    except ValidationError as exc:
+        raise BadInput(fields.describe(exc)) from None
+    return to_queries(checked)[0]
 
 
-def parse_mode(raw: Any) -> str:
-    """The ranking asked for: hybrid (the default), dense or lexical."""
-    if raw is None or raw == "":
-        return "hybrid"
-    if raw not in MODES:
-        raise BadInput(f"mode must be one of {', '.join(MODES)}, not {raw!r}.")
-    return str(raw)
+def to_queries(checked: BaseModel) -> list[Query]:
+    """The Queries a validated request asks: one, or one per question of a batch."""
+    body = checked.root if isinstance(checked, RootModel) else checked
+    data = dict(body)
+    texts = data.get("questions") or [data.get("question") or data.get("q")]
+    # A date_from after date_to is a range no document falls in: the answer has no passage and
+    # its reason names the range, as for any filter that leaves nothing (the spec cannot say
+    # that one parameter must be before another, so a 400 here would break the contract).
+    where = Filter(_docs(data.get("doc")), data["date_from"], data["date_to"])
+    return [Query(text, data["k"], data["mode"], data["explain"], where) for text in texts]
 
 
-def parse_flag(raw: Any, name: str) -> bool:
-    """A yes/no parameter: true/false in JSON, 1/0 or true/false in a query string."""
-    if raw is None or raw == "":
-        return False
-    if isinstance(raw, bool):
-        return raw
-    if isinstance(raw, str) and raw.lower() in ("1", "true", "yes", "0", "false", "no"):
-        return raw.lower() in ("1", "true", "yes")
-    raise BadInput(f"{name} must be true or false (1 or 0 in a query string), not {raw!r}.")
-
-
-def parse_k(raw: Any, settings: Settings) -> int:
-    """The number of passages asked for, 1..max_k."""
-    allowed = f"k must be a whole number from 1 to {settings.max_k}"
-    if raw is None or raw == "":
-        return settings.default_k
-    if isinstance(raw, bool):
-        raise BadInput(f"{allowed}, not {raw!r}.")
-    if isinstance(raw, str):
-        if not raw.strip().isdigit():
-            raise BadInput(f"{allowed}, not {raw!r}.")
-        raw = int(raw)
-    if not isinstance(raw, int) or not 1 <= raw <= settings.max_k:
-        raise BadInput(f"{allowed}, not {raw!r}.")
-    return raw
+def _docs(raw: str | list[str] | None) -> frozenset[str]:
+    """Document ids, given as a list, ids separated by commas, or both."""
+    if raw is None:
+        return frozenset()
+    items = [raw] if isinstance(raw, str) else raw
+    return frozenset(d.strip() for item in items for d in item.split(",") if d.strip())

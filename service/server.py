@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from typing import Any
 
 import gunicorn.http.message
 from gunicorn.app.base import BaseApplication
 
-from chuchu.service.app import create_app
 from chuchu.service.settings import Settings
 
 # RFC 9112 wants non-ASCII bytes in a URL percent-encoded, and gunicorn rejects the request
@@ -17,6 +18,9 @@ from chuchu.service.settings import Settings
 # request target; spaces and control characters stay invalid. tests/integration/test_serve.py
 # sends such a request, so a gunicorn that parses differently fails the suite, not users.
 gunicorn.http.message.RFC9112_TARGET_INVALID = re.compile(r"[^\x21-\x7e\x80-\xff]")
+
+# prometheus-client's variable: where each worker writes its metrics, for /metrics to add up.
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
@@ -33,12 +37,25 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
             # Loading the model takes seconds; the default 30 s timeout is kept for requests.
             "timeout": 120,
             "loglevel": self.settings.log_level.lower(),
-            "accesslog": "-",
+            # The app writes its own access log, as JSON lines with the request id (service/access_log.py).
+            "accesslog": None,
+            # gunicorn's largest: a 1,000-character Chinese question percent-encoded is 9,000
+            # bytes, over the 4,094 default. A longer one is better sent by POST /api/ask.
+            "limit_request_line": 8190,
+            "child_exit": _worker_exited,
         }
+        # gunicorn 25.1+ opens a control socket, by default in $HOME/.gunicorn, one path for every
+        # server of the user: two `chuchu serve` would share it, and a run would write into $HOME.
+        if "control_socket_disable" in self.cfg.settings:
+            config["control_socket_disable"] = True
         for key, value in config.items():
             self.cfg.set(key, value)
 
     def load(self) -> Any:
+        # Imported here, in the worker, after serve() has set PROMETHEUS_MULTIPROC_DIR:
+        # prometheus-client decides at import whether it counts in files for all workers.
+        from chuchu.service.app import create_app
+
         # Each worker builds its own app and loads the model and index before taking requests,
         # so the first question is as fast as the rest.
         app = create_app(self.settings)
@@ -47,6 +64,23 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         return app
 
 
+def _worker_exited(server: Any, worker: Any) -> None:
+    """A dead worker's gauges leave the sums (its counters and histograms stay counted)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
 def serve(settings: Settings) -> None:
     """Run gunicorn in the foreground until interrupted."""
-    _Gunicorn(settings).run()
+    from chuchu.service import access_log
+
+    access_log.configure()
+    # A new, empty directory for each start (files left by an earlier run would add its counts
+    # to this one's), in the system's temporary directory, removed when serving stops.
+    with tempfile.TemporaryDirectory(prefix="chuchu-metrics-") as directory:
+        os.environ[MULTIPROCESS_DIR] = directory
+        try:
+            _Gunicorn(settings).run()
+        finally:
+            del os.environ[MULTIPROCESS_DIR]

@@ -14,16 +14,19 @@ from chuchu.corpus.errors import BadInput
 PREFIX = "CHUCHU_"
 
 
-def _setting(default: Any, help: str, secret: bool = False) -> Any:
+def _setting(default: Any, help: str, secret: bool = False, documented: str | None = None) -> Any:
     # A secret stays out of repr (logs, tracebacks) and is masked by `chuchu settings`.
-    return field(default=default, repr=not secret, metadata={"help": help, "secret": secret})
+    # `documented` is the default as the README states it, when the value depends on the machine.
+    return field(default=default, repr=not secret, metadata={"help": help, "secret": secret, "documented": documented})
 
 
 @dataclass(frozen=True)
 class Settings:
     """Every setting of chuchu, each with the help shown by `chuchu settings`."""
 
-    corpus: Path = _setting(Path(corpus.__file__).parent, "Directory of the documents to index.")
+    corpus: Path = _setting(
+        Path(corpus.__file__).parent, "Directory of the documents to index.", documented="the seed documents"
+    )
     store: Path = _setting(Path("var/index"), "Directory of the index builds and the pointer to the live one.")
     model: str = _setting(
         "default",
@@ -41,6 +44,33 @@ class Settings:
     default_k: int = _setting(5, "Passages returned when a request does not say how many.")
     max_k: int = _setting(50, "Most passages a request may ask for.")
     max_question_chars: int = _setting(1000, "Longest question accepted, in characters.")
+    max_batch: int = _setting(16, "Most questions one `POST /api/ask` may carry in `questions`.")
+    max_body_bytes: int = _setting(
+        131_072, "Largest request body accepted, in bytes; a larger one is refused with 413 before it is read."
+    )
+    max_json_depth: int = _setting(
+        16, "Deepest nesting of objects and lists in a JSON body; a deeper one is refused with 400 before parsing."
+    )
+    request_budget_seconds: float = _setting(
+        10.0,
+        "Time budget of one API request, in seconds: a question not begun by then is not begun, "
+        "and the request answers 503 saying so.",
+    )
+    rate_limit: str = _setting(
+        "",
+        "Per-client limit on the question endpoints in Flask-Limiter's notation, such as `60/minute;1000/hour`; "
+        "empty, no limit.",
+    )
+    rate_limit_storage: str = _setting(
+        "memory://",
+        "Where the rate limit is counted: `memory://` counts in each worker process apart, "
+        "a shared store (a `limits` storage URI such as `redis://host:6379`) counts across them.",
+    )
+    cors_origins: str = _setting(
+        "",
+        "Origins that browsers may call the JSON API from (CORS), separated by commas, or `*` for any; "
+        "empty, no cross-origin calls.",
+    )
     reload_seconds: float = _setting(2.0, "How often the service looks for a newly published build.")
     keep_builds: int = _setting(
         3,
@@ -64,6 +94,7 @@ class Settings:
         secret=True,
     )
     log_level: str = _setting("INFO", "Logging level: DEBUG, INFO, WARNING or ERROR.")
+
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -93,6 +124,24 @@ class Settings:
         return shown
 
 
+def markdown_table() -> str:
+    """The README's table of settings, made from the fields so that the two cannot drift apart."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for f in fields(Settings):
+        default = _documented(f.default, f.metadata["documented"])
+        help_text = f.metadata["help"].replace("|", "\\|")
+        rows.append(f"| `{PREFIX}{f.name.upper()}` | {default} | {help_text} |")
+    return "\n".join(rows) + "\n"
+
+
+def _documented(default: Any, documented: str | None) -> str:
+    if documented is not None:
+        return documented
+    if default == "":
+        return "unset"
+    return f"`{default:g}`" if isinstance(default, float) else f"`{default}`"
+
+
 def _parse(name: str, kind: Any, raw: str) -> Any:
     kind = kind if isinstance(kind, str) else kind.__name__
     try:
@@ -105,3 +154,7 @@ def _parse(name: str, kind: Any, raw: str) -> Any:
         return raw
     except ValueError as exc:
         raise BadInput(f"{PREFIX}{name.upper()}={raw!r} is not a valid {kind}.") from exc
+
+
+if __name__ == "__main__":  # python -m chuchu.service.settings > the table to paste into README.md
+    print(markdown_table(), end="")

@@ -63,7 +63,8 @@ def wait_until_up(base: str, proc: subprocess.Popen, log: Path, seconds: float =
     while time.monotonic() < deadline:
         assert proc.poll() is None, log.read_text()
         try:
-            with urllib.request.urlopen(base + "/", timeout=5):
+            # The liveness probe: 200 as soon as a worker answers, with or without an index.
+            with urllib.request.urlopen(base + "/healthz", timeout=5):
                 return
         except OSError:  # refused while gunicorn starts, or timed out while a worker loads
             time.sleep(0.5)
