@@ -121,7 +121,7 @@ class Searcher:
         elif mode == "lexical":
             ranking = lexical
         else:
-            ranking = self.fusion.combine(dense, lexical)
+            ranking = self.fusion.combine(dense, lexical, question)
         dense_rank = _ranks(dense)
         lexical_rank = _ranks(lexical)
         order = np.argsort(-ranking, kind="stable")
@@ -149,7 +149,10 @@ class Searcher:
         asking = read_question(question)
         hits = self._with_answers(asking, query, hits)
         top = [Evidence(h.passage.text, self._context(h), _sentence(h), h.dense_rank, h.lexical_rank) for h in hits[:1]]
-        verdict = judge(asking, top, self.snapshot.lexical.idf, lexical_voted=bool(lexical.any()) and mode != "dense")
+        # The lexical leg voted when it matched and had a weight (none for an English question in hybrid).
+        weighted = mode == "lexical" or (mode == "hybrid" and self.fusion.lexical_weight(question) > 0)
+        voted = bool(lexical.any()) and weighted
+        verdict = judge(asking, top, self.snapshot.lexical.idf, lexical_voted=voted)
         if not hits and where.active:
             verdict = filtered(verdict, where.describe())
         timings["answer_ms"] = (time.perf_counter() - clock) * 1000

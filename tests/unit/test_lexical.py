@@ -50,9 +50,10 @@ def test_a_question_sharing_no_term_scores_every_passage_zero():
 
 def test_a_lexical_leg_that_matched_nothing_does_not_vote():
     dense = np.array([0.2, 0.9, 0.5])
-    fused = Fusion().combine(dense, np.zeros(3))
+    fused = Fusion().combine(dense, np.zeros(3), "财政总收入")
     assert list(np.argsort(-fused)) == [1, 2, 0]
-    both = Fusion(dense_weight=0.5).combine(dense, np.array([3.0, 0.0, 0.0]))
+    # Builds recorded before the standardised fusion keep their min-max arithmetic.
+    both = Fusion(method="weighted-minmax", dense_weight=0.5).combine(dense, np.array([3.0, 0.0, 0.0]), "财政")
     assert both[0] == pytest.approx(0.5) and both[1] == pytest.approx(0.5)
 
 
