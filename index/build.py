@@ -308,7 +308,8 @@ def _missing(texts: Iterator[str], cache: EmbeddingCache | None) -> Iterator[lis
         fresh = [k for k in keys if k not in seen]
         seen.update(fresh)
         present = cache.has_many(fresh)
-        yield [keys[k] for k in fresh if k not in present]
+        # Shortest first, as embed_with_cache does: batches of like lengths carry little padding.
+        yield sorted((keys[k] for k in fresh if k not in present), key=len)
 
 
 def _windows(items: Iterator[str], size: int) -> Iterator[list[str]]:

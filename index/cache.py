@@ -210,7 +210,8 @@ def embed_with_cache(
 ) -> tuple[np.ndarray, int]:
     """The (len(texts), dimension) float32 vectors of ``texts``, in order, and how many came from the cache.
 
-    Only texts the cache lacks are embedded, each distinct text once, ``batch_size`` at a time;
+    Only texts the cache lacks are embedded, each distinct text once, ``batch_size`` at a time,
+    shortest first (batches of like lengths carry little padding);
     every batch goes into the cache as soon as it is made, so a build killed half-way keeps the
     work done. ``progress(done, to_embed)`` is called after each batch. The count returned is of
     positions in ``texts`` whose vector was reused. Besides the result, at most one batch of
@@ -236,7 +237,11 @@ def embed_with_cache(
                     out[i] = found[key]
                     hit[i] = True
 
-    misses = [text for text, i in first.items() if not hit[i]]
+    # Length-sorted batches: a batch is as long as its longest text and the rest is padding, so
+    # batches in document order, short and long mixed, cost most of their time in padding
+    # (InsuranceQA-zh, 640 answers: 50 s in document order, 30 s sorted). The cache is keyed by
+    # text and ``out`` by position, so the order of embedding changes nothing else.
+    misses = sorted((text for text, i in first.items() if not hit[i]), key=len)
     for done, batch in _batches(misses, batch_size):
         vectors = np.asarray(embed(batch), dtype=np.float32)
         if vectors.ndim != 2 or vectors.shape[0] != len(batch):

@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 
 from chuchu.corpus.errors import ModelError
-from chuchu.index.embedder import DEFAULT_MODEL, Embedder, load_embedder
+from chuchu.index.embedder import DEFAULT_BACKEND, DEFAULT_MODEL, Embedder, load_embedder
+from chuchu.index.onnx_backend import INT8
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ class LazyEmbedder:
         return model
 
 
-def load_lazily(model: str, model_cache: Path, memo_dir: Path) -> LazyEmbedder:
+def load_lazily(model: str, model_cache: Path, memo_dir: Path, backend: str = DEFAULT_BACKEND) -> LazyEmbedder:
     """The embedder the settings name, its model loaded only when something must be embedded."""
     if model == DEFAULT_MODEL:
         from chuchu.index.default_model import ensure_default_model
@@ -89,8 +90,10 @@ def load_lazily(model: str, model_cache: Path, memo_dir: Path) -> LazyEmbedder:
         folder: Path | None = ensure_default_model(model_cache)  # fast once converted
     else:
         folder = Path(model) if Path(model).is_dir() else None
-    identity = folder_identity(model, folder) if folder is not None else None
-    return LazyEmbedder(lambda: load_embedder(model, model_cache), identity, memo_dir)
+    # torch and onnx share the model's fingerprint; int8 has one of its own (index.onnx_backend).
+    setting = f"{model}\0{backend}" if backend == INT8 else model
+    identity = folder_identity(setting, folder) if folder is not None else None
+    return LazyEmbedder(lambda: load_embedder(model, model_cache, backend), identity, memo_dir)
 
 
 def folder_identity(setting: str, folder: Path) -> str:

@@ -44,6 +44,6 @@ def live_index(settings: Settings) -> LiveIndex:
     """The live index the settings describe; the model loads on first use."""
     return LiveIndex(
         Store(settings.store),
-        lambda: load_embedder(settings.model, settings.model_cache),
+        lambda: load_embedder(settings.model, settings.model_cache, settings.embedding_backend),
         check_every=settings.reload_seconds,
     )

@@ -184,7 +184,7 @@ def _embedder(settings: Settings) -> Any:
     """The model for a build, loaded only if some passage is not in the embedding cache."""
     from chuchu.index.lazy_embedder import load_lazily
 
-    return load_lazily(settings.model, settings.model_cache, settings.embedding_cache)
+    return load_lazily(settings.model, settings.model_cache, settings.embedding_cache, settings.embedding_backend)
 
 
 class _ProgressBar:

@@ -94,7 +94,12 @@ class Settings:
         secret=True,
     )
     log_level: str = _setting("INFO", "Logging level: DEBUG, INFO, WARNING or ERROR.")
-
+    embedding_backend: str = _setting(
+        "onnx",  # as index.embedder.DEFAULT_BACKEND; a literal, so reading settings does not import the model code
+        "What runs the embedding model: `onnx` (ONNX Runtime, exported once into the model cache; the same "
+        "vectors as torch, faster and smaller), `onnx-int8` (quantized: other vectors, so a rebuild), or `torch` "
+        "(sentence-transformers on torch).",
+    )
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
