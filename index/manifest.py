@@ -31,6 +31,10 @@ class Manifest:
     # Figures on a question file (index.gate), when the build was gated; builds before the gate
     # existed have none, which is why the field is optional rather than a new format version.
     quality: dict[str, Any] | None = None
+    # The sha256 of each file of the build but this one, checked when the build is loaded, so a
+    # file damaged after publishing (truncated, emptied, edited) is refused by name. Optional
+    # like quality: builds made before it have none and are checked by their counts only.
+    files: dict[str, str] | None = None
 
     def write(self, directory: Path) -> None:
         """Write manifest.json into a build directory."""

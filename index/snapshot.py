@@ -29,7 +29,7 @@ from chuchu.corpus.errors import IndexCorrupt
 from chuchu.corpus.splitting import Passage
 from chuchu.index.duplicates import DuplicateFinder
 from chuchu.index.lexical import LexicalBuilder, LexicalIndex
-from chuchu.index.manifest import Manifest
+from chuchu.index.manifest import MANIFEST, Manifest
 from chuchu.index.vectors import VectorIndexInfo, VectorSpool, read_index, write_index
 
 VECTORS = "vectors.faiss"
@@ -116,7 +116,8 @@ class SnapshotWriter:
         self._context.build().save(self.directory, "context")
         info = write_index(self.spool, self.directory / VECTORS, approximate_above)
         self.spool.path.unlink()
-        manifest = replace(manifest, settings={**manifest.settings, "vectors": info.record()})
+        files = {f.name: file_sha256(f) for f in sorted(self.directory.iterdir()) if f.name != MANIFEST}
+        manifest = replace(manifest, settings={**manifest.settings, "vectors": info.record()}, files=files)
         manifest.write(self.directory)
         return manifest
 
@@ -138,6 +139,7 @@ class SnapshotWriter:
 def read_snapshot(directory: Path) -> Snapshot:
     """Read a build directory, checking it against its manifest."""
     manifest = Manifest.read(directory)
+    _check_files(directory, manifest)
     try:
         vector_info = VectorIndexInfo.from_record(manifest.settings.get("vectors"))
     except TypeError as exc:
@@ -163,6 +165,30 @@ def read_snapshot(directory: Path) -> Snapshot:
     context = LexicalIndex.load(directory, len(passages), "context")
     groups = _read_groups(directory / DUPLICATES, len(passages))
     return Snapshot(directory, manifest, vectors, passages, documents, lexical, context, groups, vector_info)
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_files(directory: Path, manifest: Manifest) -> None:
+    """Every file the manifest lists is there and unchanged since the build wrote it."""
+    for name, recorded in (manifest.files or {}).items():
+        path = directory / name
+        try:
+            found = file_sha256(path)
+        except OSError as exc:
+            raise IndexCorrupt(f"{path} cannot be read ({exc.strerror or exc}); run `chuchu build` again.") from exc
+        if found != recorded:
+            raise IndexCorrupt(
+                f"{path} has changed since the build wrote it (its sha256 is not the one the manifest records); "
+                "run `chuchu build` again."
+            )
 
 
 def _read_groups(path: Path, passages: int) -> np.ndarray:

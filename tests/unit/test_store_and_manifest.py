@@ -46,8 +46,10 @@ def test_manifest_mismatches_name_the_path_and_the_difference(fake_store, fake_e
         (lambda p: (p / MANIFEST).write_text("{broken"), "cannot be read"),
         (lambda p: _edit_manifest(p, format_version=99), "format version 99"),
         (lambda p: _edit_manifest(p, passages=999), "999 passages"),
-        (lambda p: (p / VECTORS).write_bytes(b"garbage"), "vectors.faiss"),
-        (lambda p: (p / PASSAGES).write_text('{"doc_id": 1}\n'), "do not match"),
+        (lambda p: (p / VECTORS).write_bytes(b"garbage"), "vectors.faiss has changed"),
+        (lambda p: (p / PASSAGES).write_text('{"doc_id": 1}\n'), "passages.jsonl has changed"),
+        (lambda p: (p / PASSAGES).unlink(), "passages.jsonl cannot be read"),
+        (lambda p: _without_checksums(p, lambda: (p / PASSAGES).write_text('{"doc_id": 1}\n')), "do not match"),
     ],
 )
 def test_a_damaged_build_fails_to_load_with_a_clear_message(fake_store, damage, message):
@@ -56,6 +58,27 @@ def test_a_damaged_build_fails_to_load_with_a_clear_message(fake_store, damage, 
     with pytest.raises(IndexCorrupt, match=message) as info:
         read_snapshot(path)
     assert str(path) in info.value.message
+
+
+@pytest.mark.parametrize("how", ["truncated", "emptied", "altered"])
+def test_each_file_of_a_build_damaged_after_publishing_is_refused_by_name(fake_store, how):
+    path = fake_store.live_path()
+    names = sorted(read_snapshot(path).manifest.files or {})
+    assert {"vectors.faiss", "passages.jsonl", "documents.jsonl", "lexical.npz", "context.npz"} <= set(names)
+    for name in names:
+        original = (path / name).read_bytes()
+        damaged = {"truncated": original[: len(original) // 2], "emptied": b"", "altered": original[:-1] + b"#"}[how]
+        (path / name).write_bytes(damaged)
+        with pytest.raises(IndexCorrupt, match=f"{name} has changed"):
+            read_snapshot(path)
+        (path / name).write_bytes(original)
+    assert read_snapshot(path).manifest.build_id  # whole again, it loads
+
+
+def _without_checksums(path, damage) -> None:
+    """A build from before the manifest recorded checksums, then damaged: its counts and records are checked."""
+    _edit_manifest(path, files=None)
+    damage()
 
 
 def test_a_failed_build_leaves_the_live_build_untouched(fake_store, small_corpus):
