@@ -39,3 +39,17 @@ def fake_client(tmp_path, fake_store, fake_embedder):
 
     settings = Settings.load(store=fake_store.root)
     return create_app(settings, LiveIndex(fake_store, lambda: fake_embedder)).test_client()
+
+
+@pytest.fixture()
+def app_with(fake_store, fake_embedder):
+    """A client of an app over the fake index with some settings changed."""
+    from chuchu.index.live import LiveIndex
+    from chuchu.service.app import create_app
+    from chuchu.service.settings import Settings
+
+    def make(**overrides):
+        settings = Settings.load({}, store=fake_store.root, **overrides)
+        return create_app(settings, LiveIndex(fake_store, lambda: fake_embedder)).test_client()
+
+    return make

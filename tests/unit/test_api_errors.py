@@ -3,8 +3,6 @@
 import io
 import logging
 
-import pytest
-
 from chuchu.index.live import LiveIndex
 from chuchu.index.store import Store
 from chuchu.service.app import create_app
@@ -25,17 +23,6 @@ def assert_error(response, status, code=None, *words):
         assert word in body["error"]["message"]
     assert response.headers.get("X-Request-ID")
     return body["error"]
-
-
-@pytest.fixture()
-def app_with(fake_store, fake_embedder):
-    """An app over the fake index with some settings changed."""
-
-    def make(**overrides):
-        settings = Settings.load({}, store=fake_store.root, **overrides)
-        return create_app(settings, LiveIndex(fake_store, lambda: fake_embedder)).test_client()
-
-    return make
 
 
 def test_400_a_question_that_breaks_a_rule(fake_client):

@@ -5,20 +5,8 @@ import json
 
 import pytest
 
-from chuchu.index.live import LiveIndex
-from chuchu.service.app import create_app
 from chuchu.service.limits import json_depth
-from chuchu.service.settings import Settings
 from tests.unit.test_api_errors import assert_error
-
-
-@pytest.fixture()
-def app_with(fake_store, fake_embedder):
-    def make(**overrides):
-        settings = Settings.load({}, store=fake_store.root, **overrides)
-        return create_app(settings, LiveIndex(fake_store, lambda: fake_embedder)).test_client()
-
-    return make
 
 
 def nested(depth: int) -> str:
