@@ -294,10 +294,9 @@ def evaluate(
     for language in languages:
         for mode in modes:
             began = time.monotonic()
-            ranks, answerable = [], 0
+            ranks, answered = [], []  # answered: (marked answerable, first passage right)
             for q in questions:
                 result = searcher.run(getattr(q, language), k, mode)
-                answerable += result.answerable
                 ranks.append(
                     next(
                         (
@@ -308,10 +307,16 @@ def evaluate(
                         None,
                     )
                 )
+                answered.append((result.answerable, ranks[-1] == 1))
             n = len(questions)
             row = {f"recall@{c}": sum(1 for r in ranks if r and r <= c) / n for c in KS}
             row["mrr@10"] = sum(1 / r for r in ranks if r and r <= 10) / n
-            row["answerable"] = answerable / n
+            row["answerable"] = sum(a for a, _ in answered) / n
+            # Every question here has an answer in the pool, so what "answerable" should track is
+            # whether the first passage is right: its share when right, and when wrong.
+            for key, right in (("answerable_when_right", True), ("answerable_when_wrong", False)):
+                marks = [a for a, r in answered if r is right]
+                row[key] = sum(marks) / len(marks) if marks else float("nan")
             figures.setdefault(language, {})[mode] = row
             if progress:
                 _say(f"{language} {mode}: R@1 {row['recall@1']:.3f} ({time.monotonic() - began:.0f} s)")
@@ -320,12 +325,16 @@ def evaluate(
 
 def table(figures: dict[str, dict[str, dict[str, float]]]) -> str:
     """The figures as a text table."""
-    lines = [f"{'lang':<5}{'mode':<9}{'R@1':>7}{'R@5':>7}{'R@10':>7}{'MRR@10':>8}{'answerable':>12}"]
+    lines = [
+        f"{'lang':<5}{'mode':<9}{'R@1':>7}{'R@5':>7}{'R@10':>7}{'MRR@10':>8}{'answerable':>12}"
+        f"{'if 1st right':>14}{'if 1st wrong':>14}"
+    ]
     for language, modes in figures.items():
         for mode, row in modes.items():
             lines.append(
                 f"{language:<5}{mode:<9}{row['recall@1']:>7.3f}{row['recall@5']:>7.3f}{row['recall@10']:>7.3f}"
                 f"{row['mrr@10']:>8.3f}{row['answerable']:>12.3f}"
+                f"{row['answerable_when_right']:>14.3f}{row['answerable_when_wrong']:>14.3f}"
             )
     return "\n".join(lines)
 

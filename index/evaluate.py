@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chuchu.corpus.errors import BadInput
+from chuchu.index.question.reading import read_question
 from chuchu.index.question.verdict import Verdict
 
 if TYPE_CHECKING:
@@ -158,8 +159,6 @@ def by_type(outcomes: Sequence[Outcome]) -> dict[str, Scores]:
 def abstention_by_kind(outcomes: Sequence[Outcome]) -> dict[str, dict[str, tuple[int, int]]]:
     """Per kind of answer asked (person, date, money…; "other" when none), abstentions out of
     questions, apart for the unanswerable and the answerable ones."""
-    from chuchu.index.question.reading import read_question
-
     table: dict[str, dict[str, list[int]]] = defaultdict(lambda: {"unanswerable": [0, 0], "answerable": [0, 0]})
     for o in outcomes:
         kind = read_question(o.question.question).kind or "other"

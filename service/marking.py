@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from chuchu.corpus.terms import fold
+from chuchu.index.question.kinds import ORGANISATION, alike
 from chuchu.index.question.reading import Asking, tag
 
 Span = tuple[int, int]
@@ -24,8 +25,6 @@ _MEASURES = sorted(
     key=len,
     reverse=True,
 )
-# Counters a text may use for what the question counts: 多少人 is answered by 3000名 (as index.question.kinds).
-_ALIKE = ({"人", "名", "位", "人次"}, {"个", "家", "所", "座", "处"}, {"种", "类", "款"}, {"次", "场"})
 _PATTERNS = {
     "percent": re.compile(rf"{_NUMBER}\s*[%‰]|百分之[一二三四五六七八九十百零点两\d.]+|{_NUMBER}个百分点"),
     "date": re.compile(
@@ -33,7 +32,6 @@ _PATTERNS = {
     ),
     "rank": re.compile(r"第[一二三四五六七八九十百\d]+(?:名|位|等次)?|首位|榜首|居首|冠军"),
 }
-_ORGANISATION = re.compile(r"(?:公司|集团|企业|银行|协会|委员会|政府|中心|学校|大学|学院|医院|合作社|研究所)$")
 _CLAUSE_ENDS = frozenset("，,、；;。！!？?：:\n")
 _NAME_TAGS = {"person": ("nr",), "place": ("ns",), "organisation": ("nt",)}
 
@@ -92,7 +90,7 @@ def asked_spans(asking: Asking, text: str) -> list[Span]:
         spans, at = [], 0
         for word, flag in tag(haystack):
             named = flag in _NAME_TAGS[asking.kind] or (
-                asking.kind == "organisation" and len(word) > 2 and _ORGANISATION.search(word)
+                asking.kind == "organisation" and len(word) > 2 and ORGANISATION.search(word)
             )
             if named and len(word) > 1 and word not in question:
                 spans.append((at, at + len(word)))
@@ -125,11 +123,7 @@ def _figure(asking: Asking) -> re.Pattern[str]:
     """A figure with the measure asked for (亿元 also as 万元 or 元), or with any measure when none is."""
     if not asking.units:
         return re.compile(rf"{_NUMBER}(?:{'|'.join(map(re.escape, _MEASURES))})?")
-    measures: set[str] = set()
-    for unit in asking.units:
-        core = unit.lstrip("万亿千") or unit
-        alike = next((group for group in _ALIKE if core in group), {core})
-        measures.update(m for c in alike for m in (c, "万" + c, "亿" + c, "千" + c))
+    measures = {m for unit in asking.units for c in alike(unit) for m in (c, "万" + c, "亿" + c, "千" + c)}
     words = "|".join(map(re.escape, sorted(measures, key=len, reverse=True)))
     return re.compile(rf"{_NUMBER}\s*[余多]?[大小类种]?(?:{words})")
 

@@ -28,7 +28,7 @@ _ROLE = re.compile(
     r"书记|县长|市长|区长|镇长|乡长|村长|主任|局长|厅长|部长|经理|董事长|总裁|主席|院长|校长|社长|站长|队长|所长|"
     r"指挥长|创始人|负责人|法人代表|记者|通讯员|摄影"
 )
-_ORG_SUFFIX = re.compile(
+ORGANISATION = re.compile(  # how an organisation's name ends
     r"(?:公司|集团|企业|工厂|厂|银行|协会|学会|委员会|政府|中心|局|院|学校|大学|学院|医院|合作社|研究所|基金会|商会|"
     r"联合会|事务所|总队|支队|办公室|党委|部门)$"
 )
@@ -73,7 +73,7 @@ def _names(kind: str, folded: str) -> list[str]:
         return people + _ROLE.findall(folded)
     if kind == "place":
         return [w for w, f in words if f == "ns"]
-    names = [w for w, f in words if f == "nt" or (len(w) > 1 and _ORG_SUFFIX.search(w))]
+    names = [w for w, f in words if f == "nt" or (len(w) > 1 and ORGANISATION.search(w))]
     for (word, flag), (after, after_flag) in zip(words, words[1:]):
         if flag == "ns" and after_flag in ("n", "nz", "nr", "nrt") and len(after) > 1:
             names.append(word + after)
@@ -84,10 +84,12 @@ def _names(kind: str, folded: str) -> list[str]:
 _ALIKE = ({"人", "名", "位", "人次"}, {"个", "家", "所", "座", "处"}, {"种", "类", "款"}, {"次", "场", "场次"})
 
 
-def _measure(unit: str) -> str:
-    """The measure without its magnitude (亿元 → 元, so 27.86亿元 and 2786万元 both count), or one alike."""
+def alike(unit: str) -> frozenset[str]:
+    """The measure without its magnitude (亿元 → 元, so 27.86亿元 and 2786万元 both count), and the
+    counters that count the same thing (名 → 人, 名, 位, 人次)."""
     core = unit.lstrip("万亿千") or unit
-    for alike in _ALIKE:
-        if core in alike:
-            return "|".join(sorted(map(re.escape, alike), key=len, reverse=True))
-    return re.escape(core)
+    return next((frozenset(group) for group in _ALIKE if core in group), frozenset({core}))
+
+
+def _measure(unit: str) -> str:
+    return "|".join(sorted(map(re.escape, alike(unit)), key=len, reverse=True))
