@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run build test test-unit lint chromium clean bench wrk
+.PHONY: install run build test test-unit soak lint chromium clean bench wrk
 
 # torch first, pinned: it takes the CPU wheel kept on these machines; unpinned, pip would pull
 # the newest build with gigabytes of CUDA libraries.
@@ -28,6 +28,18 @@ test: install chromium
 
 test-unit: install
 	$(BIN)/python -m pytest tests/unit
+
+# The reliability tests (marked soak: load, rebuilds under load, crashes, fuzzing) at full length.
+# `make test` runs them short (each test's defaults); CI runs this target short too (.ci/run),
+# e.g. `make soak CHUCHU_SOAK_SECONDS=10`. The tests read these when pytest imports them.
+CHUCHU_SOAK_SECONDS  ?= 60
+CHUCHU_SOAK_TRIALS   ?= 10
+CHUCHU_SOAK_LINE_MB  ?= 50
+CHUCHU_FUZZ_EXAMPLES ?= 1000
+soak: install chromium
+	CHUCHU_SOAK_SECONDS=$(CHUCHU_SOAK_SECONDS) CHUCHU_SOAK_TRIALS=$(CHUCHU_SOAK_TRIALS) \
+	CHUCHU_SOAK_LINE_MB=$(CHUCHU_SOAK_LINE_MB) CHUCHU_FUZZ_EXAMPLES=$(CHUCHU_FUZZ_EXAMPLES) \
+	$(BIN)/python -m pytest -m soak
 
 lint: install
 	$(BIN)/ruff check corpus index service tests benchmarks

@@ -5,9 +5,11 @@ together on the same (possibly busy) machine:
 
 - limit: the raw encode of one question and of 16 at a time; raw FAISS search over the index.
 - inproc: the answer time per stage (encode+dense, lexical, fuse, answer sentence), Chinese and
-  English questions apart, p50/p95, and the ratio to the limit.
-- http: `chuchu serve` as `make run` starts it, under Debian's `wrk` at 1, 4 and 16 connections:
-  p50/p95/p99, questions/s, errors; then the proportional set size (PSS) of master and workers.
+  English questions apart, p50/p95, and the ratio to the limit; then 16 threads asking at once
+  (questions/s, and how many questions each model call embedded).
+- http: `chuchu serve` as `make run` starts it (and the former default, 2 workers × 4 threads),
+  under Debian's `wrk` at 1, 4 and 16 connections: p50/p95/p99, questions/s, errors; then the
+  proportional set size (PSS) of master and workers.
 - build: cold builds of the seed corpus and of InsuranceQA-zh answers (var/insuranceqa/corpus,
   written by benchmarks/insuranceqa.py) against plain sentence-transformers fp32 on the same
   passages, an unchanged rebuild, a build's peak memory, and recall@5 on tests/data/dev.jsonl.
@@ -46,7 +48,8 @@ DEV = ROOT / "tests" / "data" / "dev.jsonl"
 IQA = ROOT / "var" / "insuranceqa" / "corpus"
 SECTIONS = ("limit", "inproc", "http", "build", "quality", "scale")
 # English questions about the seed corpus (the product answers English questions about Chinese
-# text); the answering sentence embeds the hits' sentences for them, so they are timed apart.
+# text); their answering sentences are picked by meaning (the build's sentence vectors), so they
+# are timed apart.
 ENGLISH = [
     "How many mu of single-season rice did Shangbu town plant this year?",
     "Which park related to the Autumn Harvest Uprising will get better infrastructure?",
@@ -202,6 +205,8 @@ def run_limit(args: argparse.Namespace, store: Path, results: dict[str, Any]) ->
 
 def run_inproc(args: argparse.Namespace, store: Path, results: dict[str, Any]) -> dict[str, Any]:
     rounds = 2 if args.quick else 4
+    from chuchu.index import vectors as vec
+
     out: dict[str, Any] = {}
     for backend in ("onnx", "torch"):
         s = searcher(store, backend)
@@ -209,8 +214,14 @@ def run_inproc(args: argparse.Namespace, store: Path, results: dict[str, Any]) -
             for q in questions[:3]:
                 s.run(q, 5)  # warm
             stages: dict[str, list[float]] = {}
+            index, kind, n = s.snapshot.vectors, s.snapshot.vector_info, len(s.snapshot.passages)
             for _ in range(rounds):
                 for q in questions:
+                    # The limit again, question by question beside the answer: the machine's load
+                    # drifts between sections, and this ratio should not.
+                    t = time.perf_counter()
+                    vec.search(index, kind, s.embedder.embed_queries([q]), n, None)
+                    stages.setdefault("limit", []).append((time.perf_counter() - t) * 1000)
                     t = time.perf_counter()
                     result = s.run(q, 5)
                     total = (time.perf_counter() - t) * 1000
@@ -219,8 +230,45 @@ def run_inproc(args: argparse.Namespace, store: Path, results: dict[str, Any]) -
                     stages.setdefault("total", []).append(total)
             out.setdefault(backend, {})[language] = {k: summary_ms(v) for k, v in stages.items()}
             say(f"{backend} {language}: p50 {pct(stages['total'], 50):.1f} ms, p95 {pct(stages['total'], 95):.1f} ms")
+        if backend == "onnx":
+            out["concurrent"] = concurrent(s, dev_questions() + ENGLISH, 16, 5 if args.quick else 10)
+            say(f"onnx, 16 threads at once: {out['concurrent']}")
         del s
     return out
+
+
+def concurrent(s: Any, questions: list[str], threads: int, seconds: float) -> dict[str, Any]:
+    """Questions/s with ``threads`` threads asking at once, and the questions per model call (the
+    Searcher's micro-batching, index.batching); the batch-16 encode of the same moment beside it."""
+    import threading
+
+    batcher = s._batcher
+    stop = time.monotonic() + seconds
+    counts = [0] * threads
+    batches, asked = batcher.batches, batcher.questions
+
+    def ask(i: int) -> None:
+        j = i
+        while time.monotonic() < stop:
+            s.run(questions[j % len(questions)], 5)
+            counts[i] += 1
+            j += threads
+
+    began = time.perf_counter()
+    workers = [threading.Thread(target=ask, args=(i,)) for i in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    elapsed = time.perf_counter() - began
+    sixteen = timed(lambda: s.embedder.embed_queries(questions[:16]), 8, 1)
+    calls = batcher.batches - batches
+    return {
+        "threads": threads,
+        "qps": round(sum(counts) / elapsed, 1),
+        "questions_per_call": round((batcher.questions - asked) / max(1, calls), 1),
+        "batch16_qps": round(16 / (pct(sixteen, 50) / 1000), 1),
+    }
 
 
 # -- HTTP ------------------------------------------------------------------------------------
@@ -250,11 +298,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def pss_tree(pid: int) -> dict[str, Any]:
-    """PSS and RSS (MB) of a process and all its descendants, from /proc/<pid>/smaps_rollup."""
+def pss_tree(pid: int, children: bool = True) -> dict[str, Any]:
+    """PSS and RSS (MB) of a process and all its descendants (or itself alone), from /proc/<pid>/smaps_rollup."""
     pids = [pid]
     i = 0
-    while i < len(pids):
+    while children and i < len(pids):
         try:
             children = Path(f"/proc/{pids[i]}/task/{pids[i]}/children").read_text().split()
         except OSError:
@@ -291,9 +339,11 @@ def run_http(args: argparse.Namespace, store: Path, results: dict[str, Any]) -> 
     lua = WORK / "wrk.lua"
     lua.write_text(WRK_SCRIPT)
     out: dict[str, Any] = {"configs": {}}
-    # service/app.py loads the default backend whatever CHUCHU_EMBEDDING_BACKEND says (until it
-    # passes settings.embedding_backend on), so the server is measured with the default, onnx.
-    configs = {"default: 2 workers × 4 threads": {}, "1 worker × 4 threads": {"workers": 1}}
+    # The default (make run) and the former default beside it.
+    configs = {
+        "default: 1 worker × 16 threads": {},
+        "2 workers × 4 threads (the former default)": {"workers": 2, "threads": 4},
+    }
     for label, extra in configs.items():
         out["configs"][label] = http_config(wrk, lua, qfile, store, seconds, "onnx", extra)
     return out
@@ -354,6 +404,7 @@ def http_config(
             figures = f"p50 {row['p50']:.1f} ms p99 {row['p99']:.1f} ms, {row['qps']}/s, errors {row['errors']}"
             say(f"{backend} {extra or 'default'} c={clients}: {figures}")
         out["memory_loaded"] = pss_tree(server.pid)
+        out["memory_loaded"]["master_pss_mb"] = pss_tree(server.pid, children=False)["pss_mb"]
         say(f"server memory: {out['memory_loaded']}")
     finally:
         os.killpg(server.pid, signal.SIGTERM)
@@ -470,6 +521,7 @@ def peak_rss_mb() -> float:
 
 
 def child_build(corpus: Path, backend: str, n: int) -> dict[str, Any]:
+    import chuchu.index.build as build_module
     from chuchu.index.build import build_index
     from chuchu.index.cache import EmbeddingCache
     from chuchu.index.embedder import load_embedder
@@ -477,6 +529,17 @@ def child_build(corpus: Path, backend: str, n: int) -> dict[str, Any]:
     from chuchu.index.live import LiveIndex
     from chuchu.index.store import Store
 
+    sentence_seconds = [0.0]
+    write_vectors = build_module.write_vectors
+
+    def timed_sentences(*a: Any, **k: Any) -> Any:  # the sentence vectors' share of the build
+        t = time.perf_counter()
+        try:
+            return write_vectors(*a, **k)
+        finally:
+            sentence_seconds[0] += time.perf_counter() - t
+
+    build_module.write_vectors = timed_sentences
     with tempfile.TemporaryDirectory(dir=WORK) as tmp:
         model = load_embedder("default", MODELS, backend)  # loaded before the clock: a build's model load is seconds
         store = Store(Path(tmp) / "store")
@@ -484,6 +547,7 @@ def child_build(corpus: Path, backend: str, n: int) -> dict[str, Any]:
             t = time.perf_counter()
             cold = build_index(corpus, store, model, batch_size=32, cache=cache)
             cold_s = time.perf_counter() - t
+            cold_sentences_s = sentence_seconds[0]
             t = time.perf_counter()
             again = build_index(corpus, store, model, batch_size=32, cache=cache)
             rebuild_s = time.perf_counter() - t
@@ -493,12 +557,20 @@ def child_build(corpus: Path, backend: str, n: int) -> dict[str, Any]:
             "embedded": cold.embedded,
             "rebuild_seconds": round(rebuild_s, 2),
             "rebuild_embedded": again.embedded,
+            "sentences": store_sentences(cold.path),
+            "sentence_seconds": round(cold_sentences_s, 1),
         }
         if corpus.resolve() == seed_corpus().resolve():
             s = LiveIndex(store, lambda: model).searcher()
             scores = score(run(load_questions(DEV), retriever(s, 10)))
             result["dev_recall_at_5"] = round(scores.recall[5], 4)
     return result
+
+
+def store_sentences(build: Path) -> int:
+    """How many sentence vectors a build stored (index.sentence_vectors)."""
+    manifest = json.loads((build / "manifest.json").read_text(encoding="utf-8"))
+    return int((manifest.get("settings", {}).get("sentences") or {}).get("count", 0))
 
 
 def seed_corpus() -> Path:
@@ -587,8 +659,15 @@ def run_scale(args: argparse.Namespace, store: Path, results: dict[str, Any]) ->
         hnsw.hnsw.efConstruction = vec.EF_CONSTRUCTION
         hnsw.add(x)
         build_s = time.perf_counter() - t
-        row: dict[str, Any] = {"exact_p50_ms": round(pct(exact_ms, 50), 2), "hnsw_build_s": round(build_s, 1), "ef": {}}
-        for ef in (32, 64, 128, 256):
+        # The efSearch a build of this size would choose (index.vectors.choose_ef_search).
+        chosen, _, _ = vec.choose_ef_search(hnsw, x)
+        row: dict[str, Any] = {
+            "exact_p50_ms": round(pct(exact_ms, 50), 2),
+            "hnsw_build_s": round(build_s, 1),
+            "chosen_ef": chosen,
+            "ef": {},
+        }
+        for ef in sorted({32, 64, 128, 256, 512, 1024, 2048, chosen}):
             hnsw.hnsw.efSearch = ef
             ms = [m for q in queries for m in timed(lambda q=q, h=hnsw: h.search(q[None], 10), 1, 0)]
             _, found = hnsw.search(queries, 10)
@@ -623,6 +702,15 @@ def ratios(r: dict[str, Any]) -> dict[str, Any]:
                 out[f"{backend}: in-process p50 / limit, {lang} (target ≤ 1.15)"] = round(
                     got["total"]["p50"] / floor, 2
                 )
+            if got and "limit" in got:
+                out[f"{backend}: in-process p50 / limit measured alongside, {lang} (target ≤ 1.15)"] = round(
+                    got["total"]["p50"] / got["limit"]["p50"], 2
+                )
+    conc = r.get("inproc", {}).get("concurrent")
+    if conc:
+        out["onnx: in-process throughput at 16 threads / batch-16 encode of the same moment"] = round(
+            conc["qps"] / conc["batch16_qps"], 2
+        )
     for name, cfg in r.get("http", {}).get("configs", {}).items():
         enc = limit["encode"][cfg["backend"]]
         floor = enc["one_ms"]["p50"] + limit["search_ms"]["p50"]
@@ -647,6 +735,12 @@ def ratios(r: dict[str, Any]) -> dict[str, Any]:
                 out[f"build {corpus}, {backend}: passages/s / plain ST fp32 (target ≥ 2.5)"] = round(
                     row[backend]["passages_per_s"] / base, 2
                 )
+    for n, row in r.get("scale", {}).get("sizes", {}).items():
+        chosen = row.get("chosen_ef")
+        at = row["ef"].get(str(chosen), row["ef"].get(chosen)) if chosen else None
+        if at:
+            out[f"scale {int(n):,}: HNSW p50 ms at the build's efSearch {chosen} (target ≤ 10 at 1M)"] = at["p50_ms"]
+            out[f"scale {int(n):,}: recall@10 at the build's efSearch {chosen} (target ≥ 0.95)"] = at["recall_at_10"]
     del default
     return out
 

@@ -65,20 +65,36 @@ def _inproc(r: dict[str, Any]) -> str:
         return ""
     rows = []
     for backend, langs in ip.items():
-        if not isinstance(langs, dict) or backend == "seconds":
+        if not isinstance(langs, dict) or backend in ("seconds", "concurrent"):
             continue
         for lang, st in langs.items():
             cells = [
                 f"{st[k]['p50']} / {st[k]['p95']}" if k in st else "-"
-                for k in ("encode", "dense", "lexical", "fusion", "answer", "total")
+                for k in ("encode", "dense", "lexical", "fusion", "answer", "total", "limit")
             ]
             rows.append([backend, lang, *cells])
     return (
         "### In process: answer time per stage, p50 / p95 ms (`Searcher.run`, k=5)\n\n"
-        "`encode` is the question's encode, `dense` the FAISS search; `answer` is reading the question, the answering "
-        "sentence of each hit (for English questions the hits' sentences are embedded here) and the verdict.\n\n"
-        + _table(["backend", "questions", "encode", "dense", "lexical", "fuse", "answer", "total"], rows)
+        "`encode` is the question's encode through the model's batcher (index.batching: with one question at a "
+        "time it runs on the asking thread at once), `dense` the search of the vectors; `answer` is reading the "
+        "question, the answering sentence of each hit (for English questions from the build's sentence vectors) "
+        "and the verdict. `limit alongside` is the raw encode and search of the same question, timed just before "
+        "each answer.\n\n"
+        + _table(
+            ["backend", "questions", "encode", "dense", "lexical", "fuse", "answer", "total", "limit alongside"], rows
+        )
+        + _concurrent(ip.get("concurrent"))
         + "\n\n![in-process stages](benchmarks/plots/inproc.png)"
+    )
+
+
+def _concurrent(c: dict[str, Any] | None) -> str:
+    if not c:
+        return ""
+    return (
+        f"\n\n{c['threads']} threads asking at once (onnx, Chinese and English questions): {c['qps']} questions/s, "
+        f"{c['questions_per_call']} questions per model call (index.batching); the batch-16 encode just after: "
+        f"{c['batch16_qps']} questions/s."
     )
 
 
@@ -92,15 +108,22 @@ def _http(r: dict[str, Any]) -> str:
             x = cfg[f"c{c}"]
             rows.append([name, c, x["p50"], x["p95"], x["p99"], x["qps"], x["errors"]])
     mem = [
-        [name, cfg["memory_loaded"]["processes"], cfg["memory_loaded"]["pss_mb"], cfg["memory_loaded"]["rss_mb"]]
+        [
+            name,
+            cfg["memory_loaded"]["processes"],
+            cfg["memory_loaded"]["pss_mb"],
+            cfg["memory_loaded"].get("master_pss_mb", "-"),
+            cfg["memory_loaded"]["rss_mb"],
+        ]
         for name, cfg in h["configs"].items()
     ]
     return (
         "### Over HTTP: `chuchu serve`, `wrk` on `GET /api/search?k=5`, Chinese and English questions in turn\n\n"
         + _table(["server", "clients", "p50 ms", "p95 ms", "p99 ms", "questions/s", "errors"], rows)
         + "\n\n![HTTP](benchmarks/plots/http.png)\n\n"
-        "Memory of the whole server after the load (master and workers; PSS counts shared pages once):\n\n"
-        + _table(["server", "processes", "PSS MB", "RSS MB (sum)"], mem)
+        "Memory of the whole server after the load (master and workers; PSS counts shared pages once, and the "
+        "master's share holds its part of the tokenizer and dictionary it loaded for the workers):\n\n"
+        + _table(["server", "processes", "PSS MB", "of which master", "RSS MB (sum)"], mem)
     )
 
 
@@ -122,6 +145,7 @@ def _build(r: dict[str, Any]) -> str:
                 p["passages_per_s"],
                 "-",
                 "-",
+                "-",
                 p["peak_rss_mb"],
             ]
         )
@@ -137,13 +161,25 @@ def _build(r: dict[str, Any]) -> str:
                         x["passages_per_s"],
                         x["rebuild_seconds"],
                         x.get("dev_recall_at_5", "-"),
+                        f"{x['sentences']} in {x['sentence_seconds']} s" if "sentences" in x else "-",
                         x["peak_rss_mb"],
                     ]
                 )
     return (
         "### Builds: cold (fresh store and embedding cache, model loaded before the clock) and unchanged rebuild\n\n"
         + _table(
-            ["corpus", "passages", "what", "cold s", "passages/s", "rebuild s", "dev recall@5", "peak RSS MB"], rows
+            [
+                "corpus",
+                "passages",
+                "what",
+                "cold s",
+                "passages/s",
+                "rebuild s",
+                "dev recall@5",
+                "sentence vectors (of the cold s)",
+                "peak RSS MB",
+            ],
+            rows,
         )
         + "\n\n![builds](benchmarks/plots/build.png)"
     )
@@ -161,7 +197,7 @@ def _scale(r: dict[str, Any]) -> str:
                     f"{int(n):,}",
                     row["exact_p50_ms"],
                     row["hnsw_build_s"],
-                    ef,
+                    f"{ef} (the build's)" if str(ef) == str(row.get("chosen_ef")) else ef,
                     x["p50_ms"],
                     x["p95_ms"],
                     x["recall_at_10"],
@@ -191,7 +227,7 @@ def _plots(r: dict[str, Any], plots: Path) -> None:
         stages = ("encode", "dense", "lexical", "fusion", "answer")
         bars = {s: [] for s in stages}
         for backend, langs in r["inproc"].items():
-            if backend == "seconds":
+            if backend in ("seconds", "concurrent"):
                 continue
             for lang, st in langs.items():
                 labels.append(f"{backend} {lang}")

@@ -66,6 +66,8 @@ _PARAGRAPH_MARK = re.compile(
 )
 # Quotes and brackets, each opener at the index of its closer.
 _OPENERS, _CLOSERS = "“「『（(【《", "”」』）)】》"
+# What a line's first character is looked for after (_first_char).
+_LEADING = re.compile("[" + re.escape(_BLANK + _OPENERS + _CLOSERS + "‘’\"'") + "]*")
 # How paragraphs end that need no full stop: a link, an e-mail address, a telephone number, a
 # Latin word after a colon or a space (a link or a name), a sign-off. A FAQ answer ends like
 # this and the next answer is another paragraph.
@@ -105,6 +107,11 @@ _CHROME = [
     (_POST_TIME, "post time"),
     (re.compile(r"登录后才可以|立即注册|^登录\s*[|｜]"), "login footer"),
 ]
+# Chrome is a line of a menu, a counter or a footer. Some patterns look anywhere in a line, so a
+# paragraph that happens to hold "发表于2022-1-5" or "论坛 … »" would be dropped with the page's
+# furniture (a 50 MB file with no line break vanished whole), and ".*" patterns scanned across a
+# long line once per match; the corpus's longest chrome line has 61 characters.
+_CHROME_LONGEST = 200
 _LIST_RUN = 3  # this many adjacent short lines are a list (or verse), not a heading
 _SIGNATURE = 5  # a tail after the last full stop weighing this little is a name or a sign-off
 _TAIL = 100  # characters of a paragraph's end searched for a link or a sign-off
@@ -179,7 +186,16 @@ def lines(text: str) -> list[Line]:
 
 def weight(text: str) -> int:
     """How much a line says: its Chinese characters, plus two for each word or number."""
-    return len(_CJK.findall(text)) + 2 * len(_WORD.findall(text))
+    return _count(_CJK, text) + 2 * _count(_WORD, text)
+
+
+def _count(pattern: re.Pattern[str], text: str) -> int:
+    """How often a pattern matches, without a list of the matches.
+
+    ``len(findall)`` makes one string per match: a line of 17 million Chinese characters (a
+    50 MB file without a line break) would be 17 million strings, over a gigabyte.
+    """
+    return pattern.subn("", text)[1]
 
 
 def read_layout(text: str, short: int = 24) -> Layout:
@@ -221,7 +237,7 @@ def _classify(
     for i, line in enumerate(all_lines):
         s = text[line.start : line.end]
         following = text[all_lines[i + 1].start : all_lines[i + 1].end] if i + 1 < len(all_lines) else ""
-        chrome = next((note for pattern, note in _CHROME if pattern.search(s)), None)
+        chrome = _chrome(s)
         if i in levels:
             kinds[i] = "heading" if levels[i] else "title"
         elif _SECTION_NUMBER.match(s) and i + 1 < len(all_lines) and all_lines[i + 1].blank_before == 0:
@@ -260,6 +276,13 @@ def _classify(
             kinds[i], notes[i] = "caption", "set off where an image was"
     _short_runs(text, all_lines, kinds, usual)
     return kinds, notes
+
+
+def _chrome(s: str) -> str | None:
+    """What kind of site chrome a line is, if it is chrome."""
+    if len(s) > _CHROME_LONGEST:
+        return None
+    return next((note for pattern, note in _CHROME if pattern.search(s)), None)
 
 
 def _mid_sentence(s: str) -> bool:
@@ -333,7 +356,7 @@ def _short_runs(text: str, all_lines: list[Line], kinds: list[str], usual: float
 
 def _columns(s: str) -> int:
     """Display width: Chinese and full-width characters take two columns."""
-    return len(s) + len(_WIDE.findall(s))
+    return len(s) + _count(_WIDE, s)
 
 
 def _full_lines(texts: list[str]) -> set[int]:
@@ -401,7 +424,7 @@ def _sentence_starts(text: str, all_lines: list[Line], kinds: list[str]) -> Coun
         if not stopped_open and (first := _first_char(s)):
             starts[first] += 1
         for m in _SENTENCE_END.finditer(s):
-            if after := _first_char(s[m.end() :]):
+            if after := _first_char(s, m.end()):
                 starts[after] += 1
         stopped_open = _open_end(s)
     return starts
@@ -430,8 +453,15 @@ def _stops_open_by_habit(
     return whole >= broken
 
 
-def _first_char(s: str) -> str:
-    return s.lstrip(_BLANK + _OPENERS + _CLOSERS + "‘’\"'")[:1]
+def _first_char(s: str, pos: int = 0) -> str:
+    """The first character at or after ``pos`` that is not a blank, quote or bracket.
+
+    Looked up from a position rather than on a slice: a slice copies the rest of the line, and
+    done after every sentence end of one long line (a file with no line breaks) that is quadratic.
+    """
+    found = _LEADING.match(s, pos)
+    end = found.end() if found else pos
+    return s[end : end + 1]
 
 
 def _open_end(s: str) -> bool:

@@ -10,8 +10,10 @@ swap, and then the oldest builds beyond ``keep`` are removed.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -33,7 +35,8 @@ from chuchu.index.gate import Gate, assess, read_questions
 from chuchu.index.lock import BuildLock
 from chuchu.index.manifest import Manifest
 from chuchu.index.ray_embedding import RayOptions, fill_cache
-from chuchu.index.snapshot import PASSAGES, SnapshotWriter
+from chuchu.index.sentence_vectors import SentenceSpool, write_vectors
+from chuchu.index.snapshot import PASSAGES, SnapshotWriter, check_snapshot
 from chuchu.index.store import Store
 from chuchu.index.vectors import APPROXIMATE_ABOVE, VectorIndexInfo
 
@@ -65,6 +68,7 @@ class BuildSummary:
     pruned: tuple[str, ...] = ()  # old builds removed after publishing
     swept: tuple[str, ...] = ()  # unfinished builds of killed runs, removed before starting
     vectors: VectorIndexInfo = VectorIndexInfo()  # exact or approximate, with its measured recall
+    replaced_damaged: str | None = None  # why the build that was live could not be loaded, if it could not
 
 
 def embedding_text(passage: Passage) -> str:
@@ -163,13 +167,21 @@ def _build(
         log.warning("removed %d unfinished build(s) left by a killed build: %s", len(swept), ", ".join(swept))
     questions = read_questions(gate) if gate is not None else None
     previous = store.live_id()
-    old = _live_passages(store)
+    damaged = _live_damage(store)
+    old = None if damaged else _live_passages(store)  # a damaged build's passages are nothing to count against
 
-    build_id, work = store.start()
     try:
-        with SnapshotWriter(work, embedder.dimension) as out:
-            read = _read(corpus_dir, strict, options, out)
+        build_id, work = store.start()
+    except OSError as exc:
+        raise _write_failed(exc, store, previous) from exc
+    try:
+        with SnapshotWriter(work, embedder.dimension) as out, SentenceSpool(work) as sentences:
+            read = _read(corpus_dir, strict, options, out, sentences)
             embedded, reused = _embed(out, embedder, cache, batch_size, progress, ray)
+            # The sentences of each passage, so that the answering sentence of a question sharing
+            # no term with a hit is picked without the model at question time (index.sentence_vectors).
+            fill = (lambda b: fill_cache(b, cache, embedder, ray)) if ray is not None and cache is not None else None
+            sentence_record = write_vectors(sentences, embedder, cache, batch_size, fill)
             manifest = Manifest(
                 build_id=build_id,
                 built_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -180,7 +192,12 @@ def _build(
                 passages=out.passages,
                 corpus_hash=out.corpus_hash,
                 versions=_versions(),
-                settings={"max_chars": options.max_chars, "min_chars": options.min_chars, "fusion": fusion.record()},
+                settings={
+                    "max_chars": options.max_chars,
+                    "min_chars": options.min_chars,
+                    "fusion": fusion.record(),
+                    "sentences": sentence_record,
+                },
             )
             manifest = out.finish(manifest, approximate_above)
         quality = None
@@ -194,6 +211,8 @@ def _build(
         store.abandon(build_id)
         if isinstance(exc, ChuchuError) or not isinstance(exc, Exception):
             raise
+        if _no_room(exc):
+            raise _write_failed(exc, store, previous) from exc
         raise BuildError(f"The build failed ({exc!r}); the live index is unchanged.") from exc
     pruned = _prune(store, keep, previous)
     summary = BuildSummary(
@@ -210,6 +229,7 @@ def _build(
         pruned=pruned,
         swept=swept,
         vectors=VectorIndexInfo.from_record(manifest.settings["vectors"]),
+        replaced_damaged=damaged,
     )
     log.info(
         "published build %s: %d documents, %d passages (%d embedded, %d from the cache)",
@@ -228,7 +248,9 @@ class _Read:
     keys: list[tuple[str, str]]  # (file, sha of the embedded text) per passage, for the change counts
 
 
-def _read(corpus_dir: Path, strict: bool, options: SplitOptions, out: SnapshotWriter) -> _Read:
+def _read(
+    corpus_dir: Path, strict: bool, options: SplitOptions, out: SnapshotWriter, sentences: SentenceSpool
+) -> _Read:
     """Read, split and write the documents one at a time."""
     failures: list[str] = []
     keys: list[tuple[str, str]] = []
@@ -238,6 +260,7 @@ def _read(corpus_dir: Path, strict: bool, options: SplitOptions, out: SnapshotWr
             continue
         passages = split_document(item, options)
         out.add(item, passages)
+        sentences.add(item, passages)
         keys.extend((p.file, text_sha(embedding_text(p))) for p in passages)
     if not out.documents:
         raise BuildError(f"No readable documents (.txt .md .html .docx .pdf) in {corpus_dir}; nothing to index.")
@@ -321,6 +344,53 @@ def _windows(items: Iterator[str], size: int) -> Iterator[list[str]]:
             window = []
     if window:
         yield window
+
+
+def _live_damage(store: Store) -> str | None:
+    """Why the live build cannot be loaded (a file damaged since it was written, named), or None.
+
+    Every build replaces the live one, damaged or not; this is so that the build says it did,
+    and does not count its changes against files that can no longer be trusted. It costs reading
+    the live build's files once, to check their checksums.
+    """
+    if store.live_id() is None:
+        return None
+    try:
+        check_snapshot(store.live_path())
+    except ChuchuError as exc:
+        log.warning("the live build %s is damaged, and this build replaces it: %s", store.live_id(), exc.message)
+        return exc.message
+    return None
+
+
+# Why a write can fail for want of room: the disk is full, a quota is reached, or the file size
+# limit (ulimit -f) of the process.
+_NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def _no_room(exc: BaseException) -> str | None:
+    """The system's words when a write failed for want of room, else None.
+
+    faiss reports a failed write as a RuntimeError whose text ends with the system's words.
+    """
+    if isinstance(exc, OSError):
+        return (exc.strerror or os.strerror(exc.errno or 0)) if exc.errno in _NO_ROOM else None
+    if isinstance(exc, RuntimeError):
+        return next((os.strerror(code) for code in _NO_ROOM if os.strerror(code) in str(exc)), None)
+    return None
+
+
+def _write_failed(exc: BaseException, store: Store, previous: str | None) -> BuildError:
+    """The message of a build that could not write its files: what happened, what stays live, what to do."""
+    reason = _no_room(exc) or (exc.strerror if isinstance(exc, OSError) and exc.strerror else repr(exc))
+    stays = f"build {previous} stays live" if previous else "no build is live yet"
+    if _no_room(exc):
+        return BuildError(
+            f"The build could not write its files into {store.builds} ({reason}): the disk is out of space, "
+            f"or a quota or file size limit was reached. Nothing was published and the unfinished build was "
+            f"removed; {stays}. Free some space and run `chuchu build` again."
+        )
+    return BuildError(f"The build could not write into {store.builds} ({reason}); nothing was published, {stays}.")
 
 
 def _live_passages(store: Store) -> list[tuple[str, str]] | None:

@@ -127,6 +127,32 @@ def load_embedder(model: str, cache_dir: Path, backend: str = DEFAULT_BACKEND) -
     return SentenceTransformerEmbedder(st, name)
 
 
+def preload_shared(model: str, cache_dir: Path, backend: str = DEFAULT_BACKEND) -> None:
+    """Load, in a server's master before it forks, what its workers can share read-only.
+
+    The tokenizer of an ONNX backend's model (about 280 MB) when the model has been prepared and
+    exported already; never the model itself: ONNX Runtime sessions are not fork-safe, so each
+    worker creates its own after the fork. Anything not ready is left for the workers to load.
+    """
+    if backend == TORCH:
+        return
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if model == DEFAULT_MODEL:
+        from chuchu.index.default_model import FOLDER_NAME, is_converted
+
+        folder = Path(cache_dir) / FOLDER_NAME
+        if not is_converted(folder):
+            return
+    else:
+        folder = Path(model)
+        if not folder.is_dir():
+            return
+    from chuchu.index.onnx_backend import preload_tokenizer
+
+    if preload_tokenizer(folder, Path(cache_dir)):
+        log.info("loaded the tokenizer of %s, to share with the workers", folder)
+
+
 def _fingerprint(model: object) -> str:
     """A hash of every weight, the tokenizer vocabulary and the prompts.
 

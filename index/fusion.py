@@ -36,6 +36,14 @@ questions. Over all 2,298, hybrid gains 0.027 R@1 on dense; on the 400 valid one
 - Also measured, and no better on the train questions (within 0.005 R@1): weights following
   each leg's lead (its top score over its second), softmax-normalised legs, BM25 plus the idf
   share of the question each passage holds, and reciprocal ranks added to the scores.
+- Other signals, measured on the same build (R@1, InsuranceQA valid / train / test, against
+  .383 / .321 / .312 for this fusion): BM25 with jieba words added to the characters and
+  bigrams .388 / .321 / .312, words alone .362 / .312 / .286, b 0.5 or k1 2 no better; dense
+  pseudo-relevance feedback (top 1–5 passages, weight .2–.5) .367–.388 / .305–.321 / .281–.312;
+  each split passage embedded as its whole paragraph .362 dense (against .370); the best
+  sentence's cosine mixed into the dense leg .390 / .325 / .302; a logistic regression over
+  both legs' standardised scores, reciprocal ranks and length, fitted on train, .385 / .303 /
+  .302. None carries a gain beyond noise, so the fusion stays this simple one.
 - Reciprocal-rank fusion alone (k=60) gave dev R@1 0.815; embedding title and heading with the passage
   0.926. Rejected; title and heading are a lexical field of lower weight instead.
 

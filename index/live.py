@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from chuchu.corpus.errors import ChuchuError, IndexCorrupt, IndexUnavailable
+from chuchu.corpus.errors import ChuchuError, IndexCorrupt, IndexMissing, IndexUnavailable
 from chuchu.index.embedder import Embedder
 from chuchu.index.search import Searcher
 from chuchu.index.snapshot import read_snapshot
@@ -26,7 +26,9 @@ class LiveIndex:
     One thread loads a new build while the others go on answering from the old one. A new build
     that cannot be loaded (damaged, or made by another model) is logged and not tried again until
     the pointer changes or ``reload`` is called; the old build goes on serving meanwhile, since
-    failing every request would be worse than answering from the build before.
+    failing every request would be worse than answering from the build before. For the same
+    reason a service that starts (or a worker that restarts) on a live build that cannot be
+    loaded serves the newest build before it that loads, and says so in the log.
     """
 
     def __init__(self, store: Store, load_embedder: Callable[[], Embedder], check_every: float = 2.0) -> None:
@@ -100,7 +102,12 @@ class LiveIndex:
             searcher = Searcher(read_snapshot(live), self.embedder)
         except Exception as exc:
             if current is None:
-                raise
+                # Nothing to go on serving: an older build that loads is better than 503s.
+                fallback = self._fallback(live_id, exc)
+                if fallback is None:
+                    raise
+                self._searcher, self._failed, self._checked = fallback, live_id or "(no live build)", now
+                return fallback
             self._checked = now
             message = exc.message if isinstance(exc, ChuchuError) else repr(exc)
             serving = current.snapshot.build_id
@@ -114,3 +121,34 @@ class LiveIndex:
         self._searcher, self._failed, self._checked = searcher, None, now
         log.info("serving build %s", searcher.snapshot.build_id)
         return searcher
+
+    def _fallback(self, failed: str | None, exc: Exception) -> Searcher | None:
+        """When nothing is served yet and the live build cannot be loaded: the newest build before it that loads.
+
+        Only builds older than the live one are tried (all published ones when the pointer names
+        a build that is gone): after a rollback, the builds newer than the live one are the ones
+        it was rolled back from. None when no build loads, or none was ever published (the
+        pointer missing, IndexMissing, means no build is live, not a damaged one).
+        """
+        if isinstance(exc, IndexMissing):
+            return None
+        failed = failed or self.store.live_id()  # a pointer naming a build that is gone
+        builds = [b.build_id for b in self.store.list_builds()]
+        older = builds[builds.index(failed) + 1 :] if failed in builds else builds
+        message = exc.message if isinstance(exc, ChuchuError) else repr(exc)
+        for build_id in older:
+            try:
+                searcher = Searcher(read_snapshot(self.store.builds / build_id), self.embedder)
+            except Exception as other:
+                reason = other.message if isinstance(other, ChuchuError) else repr(other)
+                log.warning("cannot fall back to build %s either: %s", build_id, reason)
+                continue
+            log.error(
+                "cannot load build %s, serving build %s instead, the newest before it that loads, until a "
+                "build that loads is published: %s",
+                failed or "(no live build)",
+                build_id,
+                message,
+            )
+            return searcher
+        return None

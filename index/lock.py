@@ -53,11 +53,17 @@ class BuildLock:
         """
         if self._fd is not None:
             raise BuildError(f"This process already holds the build lock on {self.root}; release it first.")
-        self.root.mkdir(parents=True, exist_ok=True)
-        # Opened, never replaced or deleted: the lock lives on the file's inode, and a process
-        # that opened a since-replaced LOCK would lock a different file than everyone else.
-        # os.open makes the descriptor non-inheritable, so a child process does not keep it.
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            # Opened, never replaced or deleted: the lock lives on the file's inode, and a process
+            # that opened a since-replaced LOCK would lock a different file than everyone else.
+            # os.open makes the descriptor non-inheritable, so a child process does not keep it.
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise BuildError(
+                f"The build lock {self.path} cannot be opened ({exc.strerror or exc}); check that {self.root} "
+                "is writable and that its disk has space."
+            ) from exc
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
             while True:
@@ -76,9 +82,7 @@ class BuildLock:
                             f"waiting {timeout:g} seconds; wait longer or try again when it has finished."
                         ) from None
                     time.sleep(_POLL_SECONDS)
-            holder = {"pid": os.getpid(), "started": datetime.now(UTC).isoformat(timespec="seconds")}
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, (json.dumps(holder) + "\n").encode(), 0)
+            _write_holder(fd)
         except BaseException:
             os.close(fd)  # closing also drops the lock if it was taken
             raise
@@ -92,6 +96,8 @@ class BuildLock:
             return
         try:
             os.ftruncate(fd, 0)  # no stale holder left behind for a message to name
+        except OSError:
+            pass  # a stale holder in the file misleads a message, nothing more
         finally:
             os.close(fd)  # drops the flock
 
@@ -113,3 +119,18 @@ class BuildLock:
             return f"pid {int(data['pid'])}, started {data['started']}"
         except (OSError, ValueError, KeyError, TypeError):
             return "holder unknown"
+
+
+def _write_holder(fd: int) -> None:
+    """Say who holds the lock, for the message of a build that finds it taken.
+
+    Only a courtesy: the flock is the lock. On a full disk the write fails (the file was just
+    emptied, and a page is needed again), and a build that cannot even say who it is must still
+    run far enough to fail with the message that the disk is full, not with a traceback here.
+    """
+    holder = {"pid": os.getpid(), "started": datetime.now(UTC).isoformat(timespec="seconds")}
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (json.dumps(holder) + "\n").encode(), 0)
+    except OSError:
+        pass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -11,6 +12,20 @@ from chuchu.corpus.errors import IndexCorrupt
 
 FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
+
+
+# What each field must hold. A manifest is written by a build, but read from a file anyone can
+# edit: checked here, a wrong type is refused by name instead of failing later in some reader.
+_TYPES: dict[str, tuple[type, ...]] = {
+    **dict.fromkeys(("build_id", "built_at", "model", "model_fingerprint", "corpus_hash"), (str,)),
+    **dict.fromkeys(("dimension", "documents", "passages", "format_version"), (int,)),
+    "versions": (dict,),
+    "settings": (dict,),
+    "quality": (dict, type(None)),
+    "files": (dict, type(None)),
+    "manifest_sha256": (str, type(None)),
+}
+_TYPE_NAMES = {str: "a string", int: "a whole number", dict: "an object", type(None): "null"}
 
 
 @dataclass(frozen=True)
@@ -35,11 +50,30 @@ class Manifest:
     # file damaged after publishing (truncated, emptied, edited) is refused by name. Optional
     # like quality: builds made before it have none and are checked by their counts only.
     files: dict[str, str] | None = None
+    # The sha256 of every other field (``seal``), so that the manifest itself, edited or damaged
+    # where no other check looks (the fusion settings, the build time), is refused too. Written
+    # by ``write``, checked by ``check_seal`` after the checks that say more; optional like files.
+    manifest_sha256: str | None = None
 
     def write(self, directory: Path) -> None:
-        """Write manifest.json into a build directory."""
-        text = json.dumps(asdict(self), ensure_ascii=False, indent=2, sort_keys=True)
+        """Write manifest.json into a build directory, sealed."""
+        data = {**asdict(self), "manifest_sha256": self.seal()}
+        text = json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True)
         (directory / MANIFEST).write_text(text + "\n", encoding="utf-8")
+
+    def seal(self) -> str:
+        """The sha256 of every field but manifest_sha256, as canonical JSON."""
+        data = {k: v for k, v in asdict(self).items() if k != "manifest_sha256"}
+        canonical = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+    def check_seal(self, directory: Path) -> None:
+        """Fail when the manifest has been changed since the build wrote it (builds before the seal pass)."""
+        if self.manifest_sha256 is not None and self.manifest_sha256 != self.seal():
+            raise IndexCorrupt(
+                f"{directory / MANIFEST} has changed since the build wrote it (its fields do not match the "
+                "manifest_sha256 it records); run `chuchu build` again."
+            )
 
     @classmethod
     def read(cls, directory: Path) -> Manifest:
@@ -60,9 +94,18 @@ class Manifest:
                 "run `chuchu build` to rebuild the index."
             )
         try:
-            return cls(**data)
+            manifest = cls(**data)
         except TypeError as exc:
             raise IndexCorrupt(f"{path} does not have the fields of a manifest ({exc}); run `chuchu build`.") from exc
+        for name, kinds in _TYPES.items():
+            value = getattr(manifest, name)
+            # bool is an int to isinstance; a count or a dimension that is true or false is not one.
+            if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+                raise IndexCorrupt(
+                    f"{path} has {name} = {json.dumps(value, ensure_ascii=False)[:80]}, not "
+                    f"{' or '.join(_TYPE_NAMES[k] for k in kinds)}; run `chuchu build` again."
+                )
+        return manifest
 
     def check_model(self, directory: Path, model: str, fingerprint: str, dimension: int) -> None:
         """Fail unless the index was built by the model that will embed the questions."""

@@ -4,22 +4,29 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from chuchu.corpus.documents import Document
 from chuchu.corpus.errors import BadInput
 from chuchu.corpus.splitting import Passage
-from chuchu.index import vectors
+from chuchu.corpus.terms import terms
+from chuchu.index import sentence_vectors, vectors
+from chuchu.index.batching import QueryBatcher
 from chuchu.index.embedder import Embedder
 from chuchu.index.filters import Filter
 from chuchu.index.fusion import MODES, Fusion
+from chuchu.index.lexical import LexicalIndex
 from chuchu.index.question import reading
 from chuchu.index.question.reading import Asking, read_question
 from chuchu.index.question.sentence import Span, best_sentence, passage_sentences
 from chuchu.index.question.verdict import Evidence, Verdict, context_of, filtered, judge
 from chuchu.index.snapshot import Snapshot
+
+# The fewest passages put in order at once; a build of more than four times as many sorts only
+# its best ones (and all of them when those are not enough for k distinct passages).
+_SORTED_AT_LEAST = 256
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,18 @@ class Searcher:
         self._members: dict[int, list[int]] = {}
         for i, group in enumerate(snapshot.groups.tolist()):
             self._members.setdefault(group, []).append(i)
+        # Each passage's sentence vectors, when the build made them (index.sentence_vectors).
+        self._sentences = sentence_vectors.load(
+            snapshot.path,
+            snapshot.manifest.settings.get("sentences"),
+            len(snapshot.passages),
+            snapshot.manifest.dimension,
+        )
+        self._batcher = QueryBatcher(embedder)  # concurrent questions embedded together
+        for index in (snapshot.lexical, snapshot.context):  # _lexical_score wants each row once per column
+            if not index.weights.has_canonical_format:
+                index.weights.sum_duplicates()
+        self._matrix = _flat_vectors(snapshot)
         reading.warm()  # jieba's dictionary, loaded with the index rather than on the first question
 
     def search(self, question: str, k: int, mode: str = "hybrid", where: Filter = Filter()) -> list[Hit]:
@@ -82,24 +101,42 @@ class Searcher:
     def run_many(
         self, questions: Sequence[str], k: int, mode: str = "hybrid", where: Filter = Filter()
     ) -> list[Result]:
-        """Each question as `run` answers it, the questions embedded in one batch; each result's
-        ``encode_ms`` is its share of that batch."""
+        """Each question as `run` answers it, the questions embedded in one batch (with those of
+        other threads asking at the same time, index.batching); each result's ``encode_ms`` is its
+        share of the time the batch took, waiting for the model included."""
         if mode not in MODES:
             raise BadInput(f"mode must be one of {', '.join(MODES)}, not {mode!r}.")
-        clock = time.perf_counter()
-        queries = self.embedder.embed_queries(list(questions)) if questions else np.zeros((0, 0), np.float32)
-        encode_ms = (time.perf_counter() - clock) * 1000 / max(1, len(questions))
+        questions = list(questions)
         allowed = self._allowed(where) if where.active else None
+        early = [self._without_vector(question) for question in questions]
+        clock = time.perf_counter()
+        queries = self._batcher.embed_queries(questions) if questions else np.zeros((0, 0), np.float32)
+        encode_ms = (time.perf_counter() - clock) * 1000 / max(1, len(questions))
         return [
-            self._run(question, queries[i : i + 1], encode_ms, k, mode, where, allowed)
+            self._run(question, queries[i : i + 1], encode_ms, early[i], k, mode, where, allowed)
             for i, question in enumerate(questions)
         ]
+
+    def _without_vector(self, question: str) -> _Early:
+        """The work on a question that needs no vector: the lexical leg, and reading it."""
+        clock = time.perf_counter()
+        cut = terms(question)
+        body = _lexical_score(self.snapshot.lexical, cut)
+        context = _lexical_score(self.snapshot.context, cut)
+        lexical = self.fusion.lexical(body.scores, context.scores)
+        lexical_ms = (time.perf_counter() - clock) * 1000
+        clock = time.perf_counter()
+        asking = read_question(question)
+        # The lexical leg's weight, when it matched something (else it has no say, and none is needed).
+        weight = self.fusion.lexical_weight(question) if lexical.any() else 0.0
+        return _Early(body, lexical, lexical_ms, asking, weight, (time.perf_counter() - clock) * 1000)
 
     def _run(
         self,
         question: str,
         query: np.ndarray,
         encode_ms: float,
+        early: _Early,
         k: int,
         mode: str,
         where: Filter,
@@ -110,11 +147,8 @@ class Searcher:
         n = len(self.snapshot.passages)
         dense = self._dense(query, n, allowed)
         timings["dense_ms"] = (time.perf_counter() - clock) * 1000
-        clock = time.perf_counter()
-        body = self.snapshot.lexical.score(question)
-        context = self.snapshot.context.score(question)
-        lexical = self.fusion.lexical(body.scores, context.scores)
-        timings["lexical_ms"] = (time.perf_counter() - clock) * 1000
+        body, lexical = early.body, early.lexical
+        timings["lexical_ms"] = early.lexical_ms
         clock = time.perf_counter()
         if mode == "dense":
             ranking = dense
@@ -122,60 +156,94 @@ class Searcher:
             ranking = lexical
         else:
             ranking = self.fusion.combine(dense, lexical, question)
-        dense_rank = _ranks(dense)
-        lexical_rank = _ranks(lexical)
-        order = np.argsort(-ranking, kind="stable")
-        if allowed is not None:
-            order = order[allowed[order]]
+        picked = self._collapse(self._order(ranking, allowed, k), k)
+        rows = [i for i, _ in picked]
+        matched = _matched_terms(body, rows)
+        timings["fusion_ms"] = (time.perf_counter() - clock) * 1000
+        clock = time.perf_counter()
+        asking = early.asking
+        passages, documents = self.snapshot.passages, self.snapshot.documents
+        spans = self._answers(asking, query, [passages[i] for i in rows], rows)
         hits = []
-        for rank, (i, copies) in enumerate(self._collapse(order, k), start=1):
-            passage = self.snapshot.passages[i]
+        for rank, ((i, copies), span) in enumerate(zip(picked, spans), start=1):
+            passage = passages[i]
             hits.append(
                 Hit(
                     rank=rank,
                     score=float(ranking[i]),
                     passage=passage,
-                    document=self.snapshot.documents[passage.doc_id],
+                    document=documents[passage.doc_id],
                     dense=float(dense[i]),
                     lexical=float(lexical[i]),
-                    terms=tuple(body.matched(int(i))),
-                    dense_rank=int(dense_rank[i]),
-                    lexical_rank=int(lexical_rank[i]) if lexical[i] > 0 else 0,
-                    also_in=tuple(self.snapshot.passages[j] for j in copies),
+                    terms=matched[rank - 1],
+                    dense_rank=_rank(dense, i),
+                    lexical_rank=_rank(lexical, i) if lexical[i] > 0 else 0,
+                    also_in=tuple(passages[j] for j in copies),
+                    answer=span,
                 )
             )
-        timings["fusion_ms"] = (time.perf_counter() - clock) * 1000
-        clock = time.perf_counter()
-        asking = read_question(question)
-        hits = self._with_answers(asking, query, hits)
         top = [Evidence(h.passage.text, self._context(h), _sentence(h), h.dense_rank, h.lexical_rank) for h in hits[:1]]
         # The lexical leg voted when it matched and had a weight (none for an English question in hybrid).
-        weighted = mode == "lexical" or (mode == "hybrid" and self.fusion.lexical_weight(question) > 0)
-        voted = bool(lexical.any()) and weighted
+        matched_any = bool(lexical.any())
+        weighted = mode == "lexical" or (mode == "hybrid" and matched_any and early.lexical_weight > 0)
+        voted = matched_any and weighted
         verdict = judge(asking, top, self.snapshot.lexical.idf, lexical_voted=voted)
         if not hits and where.active:
             verdict = filtered(verdict, where.describe())
-        timings["answer_ms"] = (time.perf_counter() - clock) * 1000
+        timings["answer_ms"] = (time.perf_counter() - clock) * 1000 + early.reading_ms
         return Result(hits, mode, verdict, timings)
+
+    def _order(self, ranking: np.ndarray, allowed: np.ndarray | None, k: int) -> np.ndarray:
+        """Passage numbers best first (ties in passage order), those the filter allows; enough for k
+        distinct groups, not necessarily all: a large build sorts only its best few hundred."""
+        candidates = np.flatnonzero(allowed) if allowed is not None else None
+        scores = ranking if candidates is None else ranking[candidates]
+        want = max(_SORTED_AT_LEAST, 8 * k)
+        if len(scores) > 4 * want:
+            threshold = np.partition(scores, len(scores) - want)[len(scores) - want]
+            top = np.flatnonzero(scores >= threshold)  # ascending: ties keep passage order below
+            order = top[np.argsort(-scores[top], kind="stable")]
+            if len(self._collapse(order if candidates is None else candidates[order], k)) == k:
+                return order if candidates is None else candidates[order]
+        order = np.argsort(-scores, kind="stable")
+        return order if candidates is None else candidates[order]
 
     def _context(self, hit: Hit) -> str:
         return context_of(hit.document.title, hit.passage.heading, hit.document.date)
 
-    def _with_answers(self, asking: Asking, query: np.ndarray, hits: list[Hit]) -> list[Hit]:
-        """The hits with their answering sentences: by shared terms, else by meaning."""
+    def _answers(
+        self, asking: Asking, query: np.ndarray, passages: list[Passage], rows: list[int]
+    ) -> list[Span | None]:
+        """The answering sentence of each passage: by shared terms, else by meaning.
+
+        By meaning, the sentence whose vector is closest to the question's: the build's sentence
+        vectors (index.sentence_vectors) when it made them, else the sentences embedded now.
+        """
         idf = self.snapshot.lexical.idf
-        spans = [best_sentence(asking, h.document.text, h.passage, idf) for h in hits]
-        unmatched = [i for i, span in enumerate(spans) if span is None]
-        if unmatched:
-            # No shared term (an English question): embed the sentences and take the closest.
-            candidates = [(i, s) for i in unmatched for s in passage_sentences(hits[i].document.text, hits[i].passage)]
-            texts = [hits[i].document.text[s.start : s.end] for i, s in candidates]
-            similarity = self.embedder.embed_passages(texts) @ query[0]
+        documents = self.snapshot.documents
+        texts = [documents[p.doc_id].text for p in passages]
+        spans = [best_sentence(asking, text, p, idf) for text, p in zip(texts, passages)]
+        unembedded: list[tuple[int, list[Span]]] = []
+        for i, span in enumerate(spans):
+            if span is not None:
+                continue
+            sentences = passage_sentences(texts[i], passages[i])
+            stored = self._sentences.of(rows[i]) if self._sentences is not None else None
+            if len(sentences) == 1:
+                spans[i] = sentences[0]
+            elif stored is not None and len(stored) == len(sentences):
+                spans[i] = sentences[int(np.argmax(stored @ query[0]))]
+            else:
+                unembedded.append((i, sentences))
+        if unembedded:
+            # A build without sentence vectors: embed the sentences now and take the closest.
+            candidates = [(i, s) for i, sentences in unembedded for s in sentences]
+            similarity = self.embedder.embed_passages([texts[i][s.start : s.end] for i, s in candidates]) @ query[0]
             best: dict[int, float] = {}
             for (i, s), sim in zip(candidates, similarity.tolist()):
                 if sim > best.get(i, -2.0):
                     spans[i], best[i] = s, sim
-        return [replace(h, answer=span) for h, span in zip(hits, spans)]
+        return spans
 
     def _collapse(self, order: np.ndarray, k: int) -> list[tuple[int, list[int]]]:
         """The first k passages of distinct duplicate groups, each with the rest of its group."""
@@ -199,10 +267,66 @@ class Searcher:
 
     def _dense(self, query: np.ndarray, n: int, allowed: np.ndarray | None) -> np.ndarray:
         """The question vector's cosine similarity with every passage (index.vectors.search)."""
-        only = np.flatnonzero(allowed) if allowed is not None else None
-        dense = vectors.search(self.snapshot.vectors, self.snapshot.vector_info, query, n, only)
+        if self._matrix is not None:
+            # Exact: one product with the stored vectors. FAISS asked for all n results keeps a heap
+            # of n (100 ms at 100,000 passages, against 16 ms for the product).
+            dense = self._matrix @ query[0]
+        else:
+            only = np.flatnonzero(allowed) if allowed is not None else None
+            dense = vectors.search(self.snapshot.vectors, self.snapshot.vector_info, query, n, only)
         dense[self._short] -= self.fusion.short_penalty
         return dense
+
+
+@dataclass(frozen=True)
+class _Early:
+    """What was worked out about a question while the model embedded it."""
+
+    body: _Lexical  # the passage text's BM25 scores, with the question's terms found
+    lexical: np.ndarray  # the lexical leg's fused score per passage
+    lexical_ms: float
+    asking: Asking
+    lexical_weight: float  # the lexical leg's weight in hybrid mode (index.fusion), 0 when it matched nothing
+    reading_ms: float
+
+
+@dataclass(frozen=True)
+class _Lexical:
+    """One lexical index's BM25 scores for a question (LexicalIndex.score, computed here without
+    slicing the sparse matrix), and the columns of the question's terms, for the terms each hit matched."""
+
+    scores: np.ndarray
+    terms: tuple[str, ...]  # the question's terms the index knows, in column order
+    index: LexicalIndex
+    columns: tuple[int, ...]
+
+
+def _lexical_score(index: LexicalIndex, cut: list[str]) -> _Lexical:
+    """BM25 of every passage for a question already cut into terms: the sum of its terms' columns,
+    added in column order as LexicalIndex.score adds them (tests/unit/test_batching.py compares)."""
+    vocabulary, weights = index.vocabulary, index.weights
+    columns = sorted({vocabulary[t] for t in cut if t in vocabulary})
+    scores = np.zeros(weights.shape[0], dtype=np.float32)
+    indptr, indices, data = weights.indptr, weights.indices, weights.data
+    for j in columns:
+        start, end = indptr[j], indptr[j + 1]
+        scores[indices[start:end]] += data[start:end]  # rows of one column are distinct
+    return _Lexical(scores, tuple(index.terms[j] for j in columns), index, tuple(columns))
+
+
+def _flat_vectors(snapshot: Snapshot) -> np.ndarray | None:
+    """An exact index's vectors as a (passages, dimension) array, without copying them; None for an
+    approximate index (or a FAISS without the accessor, which is then searched through FAISS)."""
+    index, n = snapshot.vectors, len(snapshot.passages)
+    if snapshot.vector_info.kind != vectors.EXACT or not hasattr(index, "get_xb") or n == 0:
+        return None
+    try:
+        import faiss
+
+        flat = faiss.rev_swig_ptr(index.get_xb(), n * index.d)
+    except (AttributeError, TypeError, RuntimeError):
+        return None
+    return np.asarray(flat, dtype=np.float32).reshape(n, index.d)  # valid while the snapshot holds the index
 
 
 def _sentence(hit: Hit) -> str:
@@ -210,8 +334,24 @@ def _sentence(hit: Hit) -> str:
     return hit.document.text[hit.answer.start : hit.answer.end] if hit.answer else hit.passage.text
 
 
-def _ranks(scores: np.ndarray) -> np.ndarray:
-    """1-based rank of every passage under one score."""
-    ranks = np.empty(len(scores), dtype=np.int64)
-    ranks[np.argsort(-scores, kind="stable")] = np.arange(1, len(scores) + 1)
-    return ranks
+def _rank(scores: np.ndarray, i: int) -> int:
+    """1-based rank of passage i under one score, as a stable sort best first places it: after
+    every better passage, and after the equal ones numbered before it."""
+    value = scores[i]
+    return 1 + int(np.count_nonzero(scores > value)) + int(np.count_nonzero(scores[:i] == value))
+
+
+def _matched_terms(body: _Lexical, rows: list[int]) -> list[tuple[str, ...]]:
+    """Per passage of ``rows``, the question's terms found in it (LexicalScores.matched, for all at once)."""
+    if not rows or not body.columns:
+        return [() for _ in rows]
+    weights = body.index.weights
+    position = np.full(weights.shape[0], -1, dtype=np.int64)
+    position[rows] = np.arange(len(rows))
+    found: list[list[str]] = [[] for _ in rows]
+    # The columns are the question's terms in order, so each passage's come out in that order.
+    for term, j in zip(body.terms, body.columns):
+        here = position[weights.indices[weights.indptr[j] : weights.indptr[j + 1]]]
+        for n in here[here >= 0].tolist():
+            found[n].append(term)
+    return [tuple(f) for f in found]

@@ -37,6 +37,16 @@ PASSAGES = "passages.jsonl"
 DOCUMENTS = "documents.jsonl"
 DUPLICATES = "duplicates.json"
 SPOOL = "vectors.spool"  # raw float32 while building; removed before the build is published
+# The files read_snapshot reads besides the manifest, which a manifest that records checksums
+# must record even when they are gone (the build's other files, such as the optional sentence
+# vectors, must be recorded when present).
+DATA_FILES = (
+    VECTORS,
+    PASSAGES,
+    DOCUMENTS,
+    DUPLICATES,
+    *(f"{name}.{suffix}" for name in ("lexical", "context") for suffix in ("npz", "json")),
+)
 
 
 @dataclass(frozen=True)
@@ -164,6 +174,7 @@ def read_snapshot(directory: Path) -> Snapshot:
     lexical = LexicalIndex.load(directory, len(passages), "lexical")
     context = LexicalIndex.load(directory, len(passages), "context")
     groups = _read_groups(directory / DUPLICATES, len(passages))
+    manifest.check_seal(directory)  # last: the checks above name what is wrong more precisely
     return Snapshot(directory, manifest, vectors, passages, documents, lexical, context, groups, vector_info)
 
 
@@ -176,9 +187,36 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def check_snapshot(directory: Path) -> Manifest:
+    """The manifest of a build directory, once its files are found unchanged since the build wrote them.
+
+    What read_snapshot checks before loading anything, without loading: a build checks the live
+    build with it, to say when it replaces a damaged one. IndexCorrupt names the file.
+    """
+    manifest = Manifest.read(directory)
+    _check_files(directory, manifest)
+    manifest.check_seal(directory)
+    return manifest
+
+
 def _check_files(directory: Path, manifest: Manifest) -> None:
     """Every file the manifest lists is there and unchanged since the build wrote it."""
+    if manifest.files is not None:
+        # A build records every file it writes: one present but unrecorded was added since, or
+        # its checksum taken out of the manifest (to wave a damaged file through). Hidden files
+        # are the system's (.nfs…, .DS_Store), never a build's.
+        present = {p.name for p in directory.iterdir() if p.is_file() and p.name != MANIFEST and p.name[0] != "."}
+        unrecorded = sorted((present | set(DATA_FILES)) - set(manifest.files))
+        if unrecorded:
+            raise IndexCorrupt(
+                f"{directory / MANIFEST} records no sha256 for {', '.join(unrecorded)}, though a build records "
+                "one for every file it writes (was the manifest edited, or a file added?); run `chuchu build` again."
+            )
     for name, recorded in (manifest.files or {}).items():
+        if Path(name).name != name or name in (".", ".."):  # only files of the build itself are read
+            raise IndexCorrupt(
+                f"{directory / MANIFEST} lists {name!r}, which is not a file of the build; run `chuchu build` again."
+            )
         path = directory / name
         try:
             found = file_sha256(path)
@@ -186,7 +224,7 @@ def _check_files(directory: Path, manifest: Manifest) -> None:
             raise IndexCorrupt(f"{path} cannot be read ({exc.strerror or exc}); run `chuchu build` again.") from exc
         if found != recorded:
             raise IndexCorrupt(
-                f"{path} has changed since the build wrote it (its sha256 is not the one the manifest records); "
+                f"{path} has changed since the build wrote it (its sha256 is not the one {MANIFEST} records); "
                 "run `chuchu build` again."
             )
 

@@ -116,7 +116,16 @@ class Store:
         # The rename is only an entry in builds/: flush it before CURRENT may name the build,
         # or a power cut could leave a durable pointer to a directory that was never renamed.
         _fsync_dir(self.builds)
-        self.point(build_id)
+        try:
+            self.point(build_id)
+        except BaseException:
+            # Unless the pointer was replaced after all (an interrupt just after), nothing names
+            # the build (a full disk fails writing the pointer's new copy): back to .partial, for
+            # abandon (or the next sweep) to remove, rather than a build that `chuchu builds`
+            # lists though it never went live.
+            if self.live_id() != build_id:
+                os.replace(final, work)
+            raise
         return final
 
     def abandon(self, build_id: str) -> None:
@@ -144,11 +153,15 @@ class Store:
         if not _BUILD_ID.fullmatch(build_id) or not path.is_dir():
             raise NotFound(f"There is no published build {build_id!r} in {self.builds}; {self._available()}")
         tmp = self.root / f".{POINTER}.{build_id}"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(build_id + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.root / POINTER)
+        try:
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(build_id + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.root / POINTER)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # CURRENT is untouched; leave no half-written copy of it
+            raise
         # Likewise make the replaced pointer itself durable, not just its contents.
         _fsync_dir(self.root)
         return path

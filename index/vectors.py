@@ -29,7 +29,13 @@ EXACT = "exact"
 APPROXIMATE = "hnsw"
 HNSW_M = 32  # graph neighbours per vector: 32 keeps recall@10 ≈ 0.99 for small sentence embeddings
 EF_CONSTRUCTION = 100
+# efSearch is chosen by each build: the least of EF_SEARCH, 2×, 4×… up to EF_SEARCH_MAX whose
+# measured recall@10 reaches TARGET_RECALL. A bigger graph needs a wider search for the same
+# recall: on clustered synthetic vectors (benchmarks/bench.py, scale) recall@10 at efSearch 256
+# was 1.0 at 100k but 0.63 at 1M, where 1,024 gives 1.0 in 1.7 ms a question.
 EF_SEARCH = 128
+EF_SEARCH_MAX = 4096
+TARGET_RECALL = 0.97
 # How many passages the approximate dense leg returns per question; the rest get the lowest of
 # their scores, so fusion sees them as the dense leg's last.
 CANDIDATES = 256
@@ -102,9 +108,8 @@ def write_index(spool: VectorSpool, path: Path, approximate_above: int, seed: in
         # synthetic corpus: recall@10 0.934 added 8,192 at a time, 0.982 in one add).
         index.add(vectors)
     if n > approximate_above:
-        index.hnsw.efSearch = EF_SEARCH
-        recall, sample = measure_recall(index, vectors, seed=seed)
-        info = VectorIndexInfo(APPROXIMATE, round(recall, 4), sample, HNSW_M, EF_SEARCH)
+        ef, recall, sample = choose_ef_search(index, vectors, seed=seed)
+        info = VectorIndexInfo(APPROXIMATE, round(recall, 4), sample, HNSW_M, ef)
     faiss.write_index(index, str(path))
     return info
 
@@ -139,6 +144,19 @@ def search(index: Any, info: VectorIndexInfo, query: np.ndarray, n: int, allowed
         dense[:] = scores[0][valid].min()
         dense[ids[0][valid]] = scores[0][valid]
     return dense
+
+
+def choose_ef_search(index: Any, vectors: np.ndarray, seed: int = 0) -> tuple[int, float, int]:
+    """The least efSearch (doubling from what a search takes anyway) at which the HNSW index
+    reaches TARGET_RECALL, with its recall@10 and the number of queries; EF_SEARCH_MAX and its
+    recall when none does. The index is left searching with it."""
+    ef = max(EF_SEARCH, CANDIDATES)  # search() never asks for fewer than CANDIDATES
+    while True:
+        index.hnsw.efSearch = ef
+        recall, sample = measure_recall(index, vectors, seed=seed)
+        if recall >= TARGET_RECALL or ef >= EF_SEARCH_MAX:
+            return ef, recall, sample
+        ef *= 2
 
 
 def measure_recall(index: Any, vectors: np.ndarray, k: int = 10, seed: int = 0) -> tuple[float, int]:

@@ -18,6 +18,10 @@ def create_app(settings: Settings | None = None, live: LiveIndex | None = None) 
     from chuchu.service import access_log, api, errors, i18n, limits, metrics, openapi, pages, probes
 
     app = openapi.make_app(__name__)
+    # No path of this site has an empty segment. Werkzeug would answer /static//etc/passwd with a
+    # redirect to /static/etc/passwd, built on the Host header the client sent: a 404 says plainly
+    # that there is nothing there.
+    app.url_map.merge_slashes = False
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["chuchu"] = live or live_index(settings)

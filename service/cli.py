@@ -211,7 +211,10 @@ class _ProgressBar:
 
 def _print_summary(summary: Any) -> None:
     c = summary.changes
-    since = f" since build {c.since}" if c.since else " (no build was live)"
+    if summary.replaced_damaged:
+        since = f" (build {c.since} was live, but damaged: nothing to compare with)"
+    else:
+        since = f" since build {c.since}" if c.since else " (no build was live)"
     print(f"built {summary.build_id} in {summary.seconds:.1f} s → {summary.path}")
     for label, count, t in (("documents", summary.documents, c.documents), ("passages", summary.passages, c.passages)):
         print(
@@ -228,6 +231,8 @@ def _print_summary(summary: Any) -> None:
         compared = q.get("compared_with")
         line += f"; live build R@5 {compared['recall@5']:.3f}" if compared else "; no live build to compare with"
         print(line)
+    if summary.replaced_damaged:
+        print(f"  replaced the damaged live build {c.since}: {summary.replaced_damaged}")
     if summary.swept:
         print(f"  removed unfinished builds of killed runs: {', '.join(summary.swept)}")
     if summary.pruned:

@@ -34,6 +34,7 @@ HTML_LANG = {"zh": "zh-Hans", "en": "en"}
 COOKIE = "chuchu_lang"
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _YEAR = 365 * 24 * 3600
 
 bp = Blueprint("i18n", __name__)
@@ -82,8 +83,10 @@ def switch(code: str) -> Any:
 
 
 def _local(target: str) -> str:
-    # Only a path of this site: "//host" or "/\host" would send the reader elsewhere.
-    if target.startswith("/") and not target.startswith(("//", "/\\")):
+    # Only a path of this site: "//host" or "/\host" would send the reader elsewhere, and so would
+    # "/<tab>/host", since browsers (and werkzeug's redirect) drop tabs and newlines from a URL; a
+    # newline cannot go in the Location header at all (it was a 500).
+    if target.startswith("/") and not target.startswith(("//", "/\\")) and not _CONTROL.search(target):
         return target
     return url_for("pages.home")
 

@@ -30,6 +30,9 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 STAGE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
+
+
 class Metrics:
     """The service's metrics, in the app's registry or, under gunicorn, in the multiprocess files."""
 
@@ -87,10 +90,13 @@ class Metrics:
         """Count the request that is ending, its latency and what its questions found."""
         rule = request.url_rule.rule if request.url_rule is not None else "(unmatched)"
         status = str(response.status_code)
-        self.requests.labels(rule, request.method, status).inc()
+        # gunicorn takes any 3 to 20 capitals as a method: a verb a client invents would be a new
+        # series in /metrics for ever, so those are counted together.
+        method = request.method if request.method in _METHODS else "other"
+        self.requests.labels(rule, method, status).inc()
         started = g.get("chuchu_started")
         if started is not None:
-            self.latency.labels(rule, request.method, status).observe(time.perf_counter() - started)
+            self.latency.labels(rule, method, status).observe(time.perf_counter() - started)
         manifest = g.get("chuchu_manifest")
         if manifest is not None:
             self.observe_build(manifest)

@@ -6,6 +6,7 @@ a reload, keyboard shortcuts, copying a citation).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, current_app, render_template, request, url_for
@@ -25,6 +26,7 @@ bp = Blueprint("pages", __name__)
 bp.after_app_request(secure)
 # The live build's example questions, made once per build, live with the app that shows them.
 bp.record_once(lambda state: state.app.extensions.setdefault("chuchu.examples", Examples()))
+_NUMBER = re.compile(r"[0-9]{1,9}")  # a passage number in ?cited=
 
 
 @bp.app_context_processor
@@ -126,7 +128,9 @@ def _min_chars(snapshot: Any) -> int:
 
 
 def _numbers(raw: str) -> list[int]:
-    return [int(n) for n in raw.split(",") if n.strip().isdigit()]
+    # ASCII digits, and few: str.isdigit() also takes "²", which int() refuses, and int() refuses
+    # more than 4,300 digits; either was a 500. A passage number has a handful.
+    return [int(n) for n in raw.split(",") if _NUMBER.fullmatch(n.strip())]
 
 
 def _span(args: Any, first: str, last: str) -> tuple[int | None, int | None]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import logging
 import os
 import re
 import tempfile
@@ -18,6 +20,8 @@ from chuchu.service.settings import Settings
 # request target; spaces and control characters stay invalid. tests/integration/test_serve.py
 # sends such a request, so a gunicorn that parses differently fails the suite, not users.
 gunicorn.http.message.RFC9112_TARGET_INVALID = re.compile(r"[^\x21-\x7e\x80-\xff]")
+
+log = logging.getLogger(__name__)
 
 # prometheus-client's variable: where each worker writes its metrics, for /metrics to add up.
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
@@ -43,6 +47,7 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
             # bytes, over the 4,094 default. A longer one is better sent by POST /api/ask.
             "limit_request_line": 8190,
             "child_exit": _worker_exited,
+            "pre_fork": _before_fork,
         }
         # gunicorn 25.1+ opens a control socket, by default in $HOME/.gunicorn, one path for every
         # server of the user: two `chuchu serve` would share it, and a run would write into $HOME.
@@ -57,11 +62,40 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         from chuchu.service.app import create_app
 
         # Each worker builds its own app and loads the model and index before taking requests,
-        # so the first question is as fast as the rest.
+        # so the first question is as fast as the rest. The app is not preloaded in the master:
+        # an ONNX Runtime session is not fork-safe, and each worker follows new builds on its own
+        # (a build loaded in the master would stay there, unshared, once the workers moved on).
+        # What does not change and forks safely (jieba's dictionary, the tokenizer) the master
+        # loads before forking (preload_shared), and the workers share it.
         app = create_app(self.settings)
         live = app.extensions["chuchu"]
         live.warm_up()
         return app
+
+
+def preload_shared(settings: Settings) -> None:
+    """Load in the master what every worker needs read-only and can share after the fork.
+
+    jieba's dictionary (~120 MB, index.question.reading) and the model's tokenizer (~280 MB,
+    index.onnx_backend): forked from the master, the workers share these pages instead of each
+    loading its own copy, and a worker that replaces a dead one starts sooner. Never the model's
+    session, which each worker creates after the fork. A failure here only means the workers
+    load these themselves.
+    """
+    try:
+        from chuchu.index.embedder import preload_shared as preload_model_files
+        from chuchu.index.question import reading
+
+        reading.warm()
+        preload_model_files(settings.model, settings.model_cache, settings.embedding_backend)
+    except Exception as exc:  # the workers load it themselves and report what is wrong
+        log.warning("could not preload the dictionary and tokenizer for the workers (%s)", exc)
+
+
+def _before_fork(server: Any, worker: Any) -> None:
+    """Move what the master has loaded out of the garbage collector's sight before forking, so that
+    collections in the workers do not write to (and so copy) the pages they share with it."""
+    gc.freeze()
 
 
 def _worker_exited(server: Any, worker: Any) -> None:
@@ -76,6 +110,7 @@ def serve(settings: Settings) -> None:
     from chuchu.service import access_log
 
     access_log.configure()
+    preload_shared(settings)
     # A new, empty directory for each start (files left by an earlier run would add its counts
     # to this one's), in the system's temporary directory, removed when serving stops.
     with tempfile.TemporaryDirectory(prefix="chuchu-metrics-") as directory:

@@ -36,8 +36,17 @@ class Settings:
     model_cache: Path = _setting(Path("var/models"), "Directory the default model is converted into, once.")
     host: str = _setting("127.0.0.1", "Address `chuchu serve` listens on.")
     port: int = _setting(8000, "Port `chuchu serve` listens on.")
-    workers: int = _setting(2, "Worker processes of `chuchu serve`; each holds the model and the index.")
-    threads: int = _setting(4, "Threads per worker of `chuchu serve`.")
+    workers: int = _setting(
+        1,
+        "Worker processes of `chuchu serve`; each holds the model's session and the index (the tokenizer and "
+        "jieba's dictionary are loaded once and shared). One is enough: its threads' questions are embedded "
+        "together, and the model uses every core; a worker that dies is replaced.",
+    )
+    threads: int = _setting(
+        16,
+        "Threads per worker of `chuchu serve`: requests answered at once; questions that arrive together are "
+        "embedded in one batch.",
+    )
     max_chars: int = _setting(300, "Longest passage, in characters; longer paragraphs are cut at sentence ends.")
     min_chars: int = _setting(24, "Shortest line that is a passage of its own; shorter ones lead into the next.")
     batch_size: int = _setting(32, "Passages embedded per batch during a build.")

@@ -9,17 +9,20 @@ question shares no term with the passage (an English question), the caller picks
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from chuchu.corpus.splitting import Passage, sentences
-from chuchu.corpus.terms import terms
+from chuchu.corpus.terms import _STOP_CHARS, _TOKEN, fold
 from chuchu.index.question.kinds import gives
 from chuchu.index.question.reading import Asking
 
 # A sentence that supplies the asked kind of answer counts as if it matched this share more.
 _SUPPLY_BONUS = 0.5
 _BLANK = " \t\r\n\u3000\xa0"
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")  # as corpus.terms reads Han characters
 
 
 @dataclass(frozen=True)
@@ -51,13 +54,63 @@ def passage_sentences(text: str, passage: Passage) -> list[Span]:
     return spans or [Span(passage.start, passage.end)]
 
 
+def shared_terms(wanted: Iterable[str], folded: str) -> set[str]:
+    """Which of ``wanted`` are terms of the text whose folded form is ``folded``: the same as
+    ``set(wanted) & set(terms(text))`` (corpus.terms), without cutting the whole text into terms.
+
+    A Han character or bigram is a term where it lies inside one run of Han characters (not in a
+    number's unit, 12330亩; a single character not a stop character); a number, a number with its
+    unit and a Latin word are terms as the tokens of the text. tests/unit/test_sentence_vectors.py
+    holds the two ways together.
+    """
+    han, other = _classify(tuple(wanted))
+    return _shared(han, other, folded)
+
+
+@lru_cache(maxsize=1024)  # per question: its hits' sentences are matched against the same terms
+def _classify(wanted: Iterable[str]) -> tuple[frozenset[str], frozenset[str]]:
+    """The wanted terms that are Han characters or bigrams, and the others; stop characters, never terms, left out."""
+    han, other = set(), set()
+    for t in wanted:
+        if len(t) <= 2 and _HAN.fullmatch(t):
+            if len(t) == 2 or t not in _STOP_CHARS:
+                han.add(t)
+        else:
+            other.add(t)
+    return frozenset(han), frozenset(other)
+
+
+def _shared(han: frozenset[str], other: frozenset[str], folded: str) -> set[str]:
+    runs: list[str] = []
+    tokens: set[str] = set()
+    for m in _TOKEN.finditer(folded):
+        kind = m.lastgroup  # "unit" for a number with its unit
+        if kind == "cjk":
+            runs.append(m.group())
+        else:
+            tokens.add(m.group())
+            if kind == "unit":
+                tokens.add(m.group("num"))
+    joined = "\n".join(runs)  # a break no bigram spans
+    return {t for t in han if t in joined} | (other & tokens)
+
+
 def best_sentence(asking: Asking, text: str, passage: Passage, idf: Callable[[str], float]) -> Span | None:
     """The sentence sharing the most (idf-weighted) with the question; None when none shares any."""
     wanted = set(asking.content)
+    if not wanted:
+        return None
+    han, other = _classify(asking.content)
     best, best_score = None, 0.0
     for span in passage_sentences(text, passage):
         sentence = text[span.start : span.end]
-        score = sum(idf(t) for t in wanted.intersection(terms(sentence)))
+        # Every term of a text is a stretch of its folded form: a sentence holding none of the
+        # wanted terms as a stretch shares none, and is passed over without cutting it into terms
+        # (most sentences, for an English question).
+        folded = fold(sentence)
+        if not any(t in folded for t in wanted):
+            continue
+        score = sum(idf(t) for t in sorted(_shared(han, other, folded)))
         if score > 0 and asking.kind and gives(asking, sentence):
             score *= 1 + _SUPPLY_BONUS
         if score > best_score:

@@ -37,8 +37,11 @@ def test_markup_inside_a_document_is_inert_text(new_context, injected_url):
     page = new_context(locale="zh-CN").new_page()
     seen = _guarded(page)
     page.goto(injected_url + "/search?q=花炮产业")
+    # The answer box quotes the same sentence, markup and all.
+    expect(page.locator("section.answer .answer-text")).to_contain_text('<script>window.__pwned = "script"</script>')
     expect(page.locator("li.hit").first).to_contain_text('<script>window.__pwned = "script"</script>')
     expect(page.locator("li.hit").first).to_contain_text("<img src=x onerror=")
+    assert page.locator("main img, main script").count() == 0
     page.locator("li.hit .open").first.click()
     expect(page.locator(".passage.cited")).to_contain_text('<img src=x onerror="window.__pwned')
     assert page.evaluate("window.__pwned") is None

@@ -19,6 +19,7 @@ import faiss
 import numpy as np
 import pytest
 
+from chuchu.index import sentence_vectors
 from chuchu.index.cache import EmbeddingCache
 from chuchu.index.snapshot import VECTORS
 from chuchu.index.store import Store
@@ -99,10 +100,14 @@ def test_a_build_on_ray_is_identical_to_a_local_build_and_fills_the_same_cache(
     a, b = (faiss.read_index(str(p / VECTORS)) for p in (ray_build, local_build))
     assert np.array_equal(a.reconstruct_n(0, a.ntotal), b.reconstruct_n(0, b.ntotal))
 
-    # The same cache: every vector is in it, under the model's fingerprint, and a local rebuild
-    # with it embeds nothing.
+    # The sentence vectors (index.sentence_vectors) were embedded on the cluster too, the same.
+    a, b = (np.load(p / sentence_vectors.VECTORS) for p in (ray_build, local_build))
+    assert len(a) and np.array_equal(a, b)
+
+    # The same cache: every vector is in it (the passages' and their sentences'), under the
+    # model's fingerprint, and a local rebuild with it embeds nothing.
     with EmbeddingCache(cache, embedder.fingerprint, embedder.dimension) as c:
-        assert len(c) == 136
+        assert len(c) == 136 + len(a)
     again = _chuchu("build", store=store, cache=cache)
     assert again.returncode == 0, again.stderr
     assert "0 passages embedded, 136 reused" in again.stdout, again.stdout

@@ -15,10 +15,13 @@ from chuchu.index.live import LiveIndex
 from chuchu.index.store import Store
 from chuchu.service.app import create_app
 from chuchu.service.settings import Settings
+from tests import soak
 from tests.fakes import HashingEmbedder
 
-# Per operation and phase; derandomized, so a run is the same run every time.
-MAX_EXAMPLES = 40
+# Per operation and phase; derandomized, so a run is the same run every time. CHUCHU_FUZZ_EXAMPLES
+# raises it for a soak, as it does for tests/unit/test_fuzz.py.
+MAX_EXAMPLES = soak.FUZZ_EXAMPLES
+pytestmark = pytest.mark.soak
 TOKEN = "contract-token"
 
 

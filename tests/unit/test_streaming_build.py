@@ -6,6 +6,7 @@ The real cluster and the real model are in tests/integration/test_ray.py and tes
 import json
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -21,7 +22,16 @@ from chuchu.index.ray_embedding import RayOptions, fill_cache
 from chuchu.index.search import Searcher
 from chuchu.index.snapshot import SPOOL, read_snapshot
 from chuchu.index.store import Store
-from chuchu.index.vectors import APPROXIMATE, EXACT, VectorSpool, measure_recall, write_index
+from chuchu.index.vectors import (
+    APPROXIMATE,
+    EF_SEARCH_MAX,
+    EXACT,
+    TARGET_RECALL,
+    VectorSpool,
+    choose_ef_search,
+    measure_recall,
+    write_index,
+)
 from chuchu.service.cli import main
 from tests.fakes import HashingEmbedder
 from tests.synthetic import make_corpus
@@ -71,12 +81,14 @@ def test_above_the_threshold_the_index_is_hnsw_with_its_recall_measured(tmp_path
     assert summary.passages > 1000
     assert summary.vectors.kind == APPROXIMATE and snapshot.vector_info == summary.vectors
     assert summary.vectors.sample == 256 and 0.9 <= summary.vectors.recall_at_10 <= 1.0
-    assert type(snapshot.vectors).__name__ == "IndexHNSWFlat" and snapshot.vectors.hnsw.efSearch == 128
+    ef = summary.vectors.ef_search
+    assert type(snapshot.vectors).__name__ == "IndexHNSWFlat" and snapshot.vectors.hnsw.efSearch == ef
+    assert summary.vectors.recall_at_10 >= TARGET_RECALL or ef == EF_SEARCH_MAX
     recorded = json.loads((summary.path / "manifest.json").read_text(encoding="utf-8"))["settings"]["vectors"]
     assert recorded == {
         "kind": "hnsw",
         "m": 32,
-        "ef_search": 128,
+        "ef_search": ef,
         "sample": 256,
         "recall_at_10": recorded["recall_at_10"],
     }
@@ -125,6 +137,26 @@ def test_recall_is_measured_against_exact_search():
 
     assert measure_recall(Right(), vectors) == (1.0, 256)
     assert measure_recall(Wrong(), vectors)[0] < 0.1
+
+
+def test_the_build_widens_the_search_until_the_recall_reaches_its_target():
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(500, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    class Graph:  # finds the exact neighbours only when searched at least 1,024 wide
+        def __init__(self, needs: int) -> None:
+            self.hnsw = SimpleNamespace(efSearch=0)
+            self.needs = needs
+
+        def search(self, queries, k):
+            exact = np.argsort(-(queries @ vectors.T), axis=1)[:, :k]
+            return None, exact if self.hnsw.efSearch >= self.needs else np.tile(np.arange(k), (len(queries), 1))
+
+    graph = Graph(1024)
+    assert choose_ef_search(graph, vectors) == (1024, 1.0, 256) and graph.hnsw.efSearch == 1024
+    ef, recall, _ = choose_ef_search(Graph(10**6), vectors)
+    assert ef == EF_SEARCH_MAX and recall < TARGET_RECALL
 
 
 def test_write_index_reads_the_spool_in_order(tmp_path):
