@@ -55,3 +55,17 @@ def test_the_docs_page_is_served_from_the_package(fake_client):
     for asset in ("js/swagger-ui-bundle.js", "css/swagger-ui.css"):
         with fake_client.get(f"/openapi/swagger/{asset}") as response:  # a file: closed when done
             assert response.status_code == 200
+
+
+def test_the_query_model_makes_its_plain_schema_once_and_the_spec_still_gets_its_own():
+    from pydantic import BaseModel
+
+    from chuchu.service.queries import Limits, request_models
+    from chuchu.service.settings import Settings
+
+    search = request_models(Limits.of(Settings())).search
+    plain = search.model_json_schema()
+    assert plain is search.model_json_schema(), "asked again, the same schema, not made anew"
+    assert plain == BaseModel.model_json_schema.__func__(search)  # what pydantic itself makes
+    with_refs = search.model_json_schema(ref_template="#/components/schemas/{model}")
+    assert with_refs is not plain and set(with_refs["properties"]) == set(plain["properties"])
