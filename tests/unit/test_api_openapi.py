@@ -69,3 +69,24 @@ def test_the_query_model_makes_its_plain_schema_once_and_the_spec_still_gets_its
     assert plain == BaseModel.model_json_schema.__func__(search)  # what pydantic itself makes
     with_refs = search.model_json_schema(ref_template="#/components/schemas/{model}")
     assert with_refs is not plain and set(with_refs["properties"]) == set(plain["properties"])
+
+
+def test_a_question_is_blank_exactly_when_the_specs_pattern_says_so():
+    import re
+
+    import pytest
+    from pydantic import ValidationError
+
+    from chuchu.service.queries import Limits, request_models
+    from chuchu.service.settings import Settings
+
+    search = request_models(Limits.of(Settings())).search
+    assert search.model_json_schema()["properties"]["q"]["pattern"] == r"\S"
+    # U+0085 and U+001C are spaces to Python's strip() but not to the spec's \s (ECMAScript):
+    # the spec lets them through, so the service takes them as a question too.
+    for text in ("\x85", "\x1c"):
+        assert search.model_validate({"q": text}).q == text
+    for blank in (" ", "\u3000\t", "\ufeff\n", "\u2028"):
+        assert not re.search(r"[^\t\n\v\f\r \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]", blank)
+        with pytest.raises(ValidationError, match="The question is empty"):
+            search.model_validate({"q": blank})
