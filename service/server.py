@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import gc
 import logging
 import os
@@ -10,6 +11,7 @@ import tempfile
 from typing import Any
 
 import gunicorn.http.message
+import gunicorn.http.unreader
 from gunicorn.app.base import BaseApplication
 
 from chuchu.service.settings import Settings
@@ -22,6 +24,25 @@ from chuchu.service.settings import Settings
 gunicorn.http.message.RFC9112_TARGET_INVALID = re.compile(r"[^\x21-\x7e\x80-\xff]")
 
 log = logging.getLogger(__name__)
+
+# gunicorn's threaded worker reads a request on a blocking socket with no deadline, so clients that
+# stop mid-request (slowloris) hold every thread and the server answers no one until they leave.
+# Each read of a request now waits at most this long; a client silent for longer is dropped as a
+# reset connection, which gunicorn closes quietly (it logs other socket errors with a traceback).
+# tests/integration/test_hostile_http.py stalls more clients than the server has threads.
+REQUEST_READ_SECONDS = 5.0
+_chunk = gunicorn.http.unreader.SocketUnreader.chunk
+
+
+def _chunk_with_deadline(self: Any, size_hint: Any = None) -> bytes:
+    self.sock.settimeout(REQUEST_READ_SECONDS)
+    try:
+        return _chunk(self, size_hint)  # type: ignore[no-any-return]
+    except TimeoutError:
+        raise ConnectionResetError(errno.ECONNRESET, "the client sent nothing for too long") from None
+
+
+gunicorn.http.unreader.SocketUnreader.chunk = _chunk_with_deadline
 
 # prometheus-client's variable: where each worker writes its metrics, for /metrics to add up.
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
