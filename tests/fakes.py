@@ -27,3 +27,17 @@ class HashingEmbedder:
             v[int(hashlib.md5((a + b).encode()).hexdigest(), 16) % self.dimension] += 1
         n = np.linalg.norm(v)
         return v / n if n else v
+
+
+class CountingEmbedder(HashingEmbedder):
+    """The fake model, remembering every passage text it was asked to embed (questions are not counted)."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def embed_passages(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        self.texts.extend(texts)
+        return super().embed_passages(texts, batch_size)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return HashingEmbedder.embed_passages(self, texts)

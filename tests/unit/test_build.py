@@ -23,20 +23,9 @@ from chuchu.index.manifest import Manifest
 from chuchu.index.snapshot import PASSAGES, read_snapshot
 from chuchu.index.store import PARTIAL, Store
 from chuchu.service.cli import main
-from tests.fakes import HashingEmbedder
+from tests.fakes import CountingEmbedder, HashingEmbedder
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-class CountingEmbedder(HashingEmbedder):
-    """The fake model, remembering every text it was asked to embed."""
-
-    def __init__(self) -> None:
-        self.texts: list[str] = []
-
-    def embed_passages(self, texts, batch_size=32):
-        self.texts.extend(texts)
-        return super().embed_passages(texts, batch_size)
 
 
 def _corpus(root: Path, files: dict[str, list[str]]) -> Path:
@@ -183,7 +172,7 @@ from pathlib import Path
 from chuchu.index.build import build_index
 from chuchu.index.cache import EmbeddingCache
 from chuchu.index.store import Store
-from tests.fakes import HashingEmbedder
+from tests.fakes import CountingEmbedder, HashingEmbedder
 
 class Slow(HashingEmbedder):
     def embed_passages(self, texts, batch_size=32):

@@ -22,7 +22,7 @@ from chuchu.index.question.sentence import passage_sentences, shared_terms
 from chuchu.index.search import Searcher
 from chuchu.index.snapshot import read_snapshot
 from chuchu.index.store import Store
-from tests.fakes import HashingEmbedder
+from tests.fakes import CountingEmbedder, HashingEmbedder
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 # Questions sharing no term with the Chinese passages: their answering sentences are picked by meaning.
@@ -32,20 +32,6 @@ ENGLISH = [
     "What are the main industries of the town?",
     "When was the new bridge opened to traffic?",
 ]
-
-
-class CountingEmbedder(HashingEmbedder):
-    """The fake model, remembering every passage text it was asked to embed."""
-
-    def __init__(self) -> None:
-        self.texts: list[str] = []
-
-    def embed_passages(self, texts, batch_size=32):
-        self.texts.extend(texts)
-        return super().embed_passages(texts, batch_size)
-
-    def embed_queries(self, texts):
-        return HashingEmbedder.embed_passages(self, texts)  # questions are not counted
 
 
 @pytest.fixture(scope="module")
