@@ -42,7 +42,8 @@ from chuchu.index.vectors import APPROXIMATE_ABOVE, VectorIndexInfo
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int, int], None]  # (passages embedded so far, passages to embed)
+# (texts embedded so far, texts to embed, what they are: "passage", then "sentence")
+Progress = Callable[[int, int, str], None]
 _LIBRARIES = ("faiss-cpu", "numpy", "scipy", "opencc", "sentence-transformers", "torch", "transformers", "chuchu")
 # Pruning keeps at least the live build and the one live before it: a service that read the
 # pointer just before the swap may still be about to load the previous build (Store.prune).
@@ -181,7 +182,9 @@ def _build(
             # The sentences of each passage, so that the answering sentence of a question sharing
             # no term with a hit is picked without the model at question time (index.sentence_vectors).
             fill = (lambda b: fill_cache(b, cache, embedder, ray)) if ray is not None and cache is not None else None
-            sentence_record = write_vectors(sentences, embedder, cache, batch_size, fill)
+            sentence_record = write_vectors(
+                sentences, embedder, cache, batch_size, fill, progress and (lambda d, t: progress(d, t, "sentence"))
+            )
             manifest = Manifest(
                 build_id=build_id,
                 built_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -291,7 +294,7 @@ def _embed(
     if ray is not None and cache is not None:
         # The batches a local build would embed, window by window, so the model sees the same ones.
         batches = [w[i : i + batch_size] for w in _missing(texts(), cache) for i in range(0, len(w), batch_size)]
-        fill_cache(batches, cache, embedder, ray, progress)
+        fill_cache(batches, cache, embedder, ray, progress and (lambda d, t: progress(d, t, "passage")))
         to_embed = 0  # the cluster filled the cache with every missing text
     else:
         to_embed = sum(len(w) for w in _missing(texts(), cache))  # for the progress bar
@@ -305,7 +308,7 @@ def _embed(
         release_freed_memory()
         fresh.update(text_sha(t) for t in batch)
         if progress is not None:
-            progress(len(fresh) - on_ray, to_embed)
+            progress(len(fresh) - on_ray, to_embed, "passage")
         return vectors
 
     reused = 0

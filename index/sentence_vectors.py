@@ -103,12 +103,14 @@ def write_vectors(
     cache: EmbeddingCache | None,
     batch_size: int,
     fill: Callable[[list[list[str]]], Any] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Embed the spooled sentences (those the cache lacks) into the build's files; returns the manifest's record.
 
     ``fill``, when given, is handed the batches of texts the cache lacks first (a build on Ray
     embeds them on the cluster into the cache); the windows then find their vectors there.
-    Only one window of texts and vectors is held at a time.
+    Only one window of texts and vectors is held at a time. ``progress(done, to_embed)`` counts
+    the sentences the model embeds (after a pass over the cache to know how many).
     """
     offsets = np.zeros(spool.passages + 1, dtype=np.int64)
     for i, texts in enumerate(spool.per_passage()):
@@ -120,16 +122,18 @@ def write_vectors(
     if count:
         log.info("embedding the %d sentences of passages of several sentences (those not in the cache)", count)
     if fill is not None and cache is not None and count:
-        missing = []
-        for window in _windows(spool.per_passage(), _WINDOW):
-            keys = {cache.key(t): t for t in window}
-            present = cache.has_many(list(keys))
-            missing.extend(sorted((t for k, t in keys.items() if k not in present), key=len))
+        missing = [t for window in _missing(spool, cache) for t in sorted(window, key=len)]
         fill([missing[i : i + batch_size] for i in range(0, len(missing), batch_size)])
+    to_embed = sum(len(w) for w in _missing(spool, cache)) if progress is not None and count else 0
+    done = 0
 
     def embed(batch: list[str]) -> np.ndarray:
+        nonlocal done
         vectors = embedder.embed_passages(batch, batch_size=batch_size)
         release_freed_memory()
+        done += len(batch)
+        if progress is not None:
+            progress(done, max(to_embed, done))
         return vectors
 
     path = spool.directory / VECTORS
@@ -147,6 +151,23 @@ def write_vectors(
     np.save(spool.directory / OFFSETS, offsets)
     spool.path.unlink()
     return {"count": count, "dtype": DTYPE}
+
+
+def _missing(spool: SentenceSpool, cache: EmbeddingCache | None) -> Iterator[list[str]]:
+    """Per window, the distinct sentence texts the cache lacks (without a cache, each window's distinct texts).
+
+    A text repeated in two windows counts in both: nothing is held across windows (at a million
+    passages the keys of every sentence would be hundreds of MB), and the second window finds it
+    in the cache.
+    """
+    for window in _windows(spool.per_passage(), _WINDOW):
+        distinct = dict.fromkeys(window)
+        if cache is None:
+            yield list(distinct)
+            continue
+        keys = {cache.key(t): t for t in distinct}
+        present = cache.has_many(list(keys))
+        yield [t for k, t in keys.items() if k not in present]
 
 
 def _windows(per_passage: Iterator[list[str]], size: int) -> Iterator[list[str]]:

@@ -193,12 +193,17 @@ class _ProgressBar:
     def __init__(self) -> None:
         self._bar: Any = None
 
-    def update(self, done: int, total: int) -> None:
+    def update(self, done: int, total: int, unit: str = "passage") -> None:
+        if self._bar is not None and self._bar.unit != unit:
+            # The sentences follow the passages (index.sentence_vectors): a bar of their own.
+            self._bar.close()
+            self._bar = None
         if self._bar is None:
             from tqdm import tqdm
 
             # With the total known, tqdm shows the rate (passage/s) and the time left.
-            self._bar = tqdm(total=total, unit="passage", desc="embedding", file=sys.stderr)
+            self._bar = tqdm(total=total, unit=unit, desc=f"embedding {unit}s", file=sys.stderr)
+        self._bar.total = max(total, done)
         self._bar.update(done - self._bar.n)
 
     def __enter__(self) -> _ProgressBar:

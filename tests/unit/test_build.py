@@ -354,7 +354,7 @@ def test_the_cli_build_prints_a_progress_bar_and_the_summary(tmp_path, monkeypat
     corpus, store = _corpus(tmp_path / "docs", FILES), tmp_path / "store"
     assert main(["build", "--corpus", str(corpus), "--store", str(store)]) == 0
     captured = capsys.readouterr()
-    assert "embedding: 100%" in captured.err and "15/15" in captured.err and "passage/s" in captured.err
+    assert "embedding passages: 100%" in captured.err and "15/15" in captured.err and "passage/s" in captured.err
     lines = captured.out.splitlines()
     build_id = Store(store).live_id()
     assert lines[0].startswith(f"built {build_id} in ") and lines[0].endswith(str(store / "builds" / build_id))
@@ -436,3 +436,20 @@ def test_a_bad_question_file_fails_before_anything_is_embedded(tmp_path, cache):
     with pytest.raises(BadInput, match="no answerable question"):
         build_index(corpus, store, model, cache=cache, gate=Gate(unanswerable))
     assert model.texts == [] and store.list_builds() == [] and not list(store.builds.glob("*"))
+
+
+def test_progress_counts_the_passages_then_the_sentences_the_model_embeds(tmp_path, cache):
+    lines = [f"第{i}段。今年新建{ITEMS[i % 5]}{i}座。投入资金{i * 100}万元。" for i in range(1, 7)]
+    corpus, store = _corpus(tmp_path / "docs", {"甲.txt": lines}), Store(tmp_path / "store")
+    calls: list[tuple[int, int, str]] = []
+    first = build_index(corpus, store, HashingEmbedder(), cache=cache, progress=lambda *a: calls.append(a))
+    passages = [c for c in calls if c[2] == "passage"]
+    sentences = [c for c in calls if c[2] == "sentence"]
+    assert passages and passages[-1][:2] == (first.passages, first.passages)
+    assert calls.index(sentences[0]) > calls.index(passages[-1]), "the sentences come after the passages"
+    # Three sentences a line, none repeated: every one is embedded once.
+    assert sentences[-1][:2] == (3 * len(lines), 3 * len(lines))
+
+    calls.clear()
+    build_index(corpus, store, HashingEmbedder(), cache=cache, progress=lambda *a: calls.append(a))
+    assert calls == [], "an unchanged corpus embeds nothing, and says nothing"
