@@ -122,6 +122,7 @@ class OnnxEmbedder:
             options.intra_op_num_threads = threads
         self._session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
         self._model_file = model_file
+        self._threads = threads  # a caller that set them runs every call in this one session
         self._workers: list[Any] = []  # single-threaded sessions for calls of many batches, made on first need
         self._workers_lock = threading.Lock()
         self._words = _map_rows(model_file.parent / WORDS)
@@ -154,7 +155,7 @@ class OnnxEmbedder:
             embeds = np.ascontiguousarray(self._words[ids], dtype=np.float32)
             out[rows] = session.run(None, {"inputs_embeds": embeds, "attention_mask": mask})[0]
 
-        workers = self._parallel() if len(batches) >= 2 * _CORES else []
+        workers = self._parallel() if len(batches) >= 2 * _CORES and not self._threads else []
         if not workers:
             for rows in batches:
                 run(self._session, rows)
