@@ -84,15 +84,18 @@ class Fusion:
         """One lexical score per passage from its text and its context fields."""
         return body + self.context_weight * context
 
-    def lexical_weight(self, question: str) -> float:
-        """The lexical leg's weight for this question (the dense leg has the rest)."""
+    def lexical_weight(self, question: str, cut: list[str] | None = None) -> float:
+        """The lexical leg's weight for this question (the dense leg has the rest); ``cut``, the
+        question's terms when the caller has them already."""
         if self.method == "weighted-minmax":
             return 1 - self.dense_weight
-        return (1 - self.dense_weight) * han_share(question)
+        return (1 - self.dense_weight) * han_share(question, cut)
 
-    def combine(self, dense: np.ndarray, lexical: np.ndarray, question: str) -> np.ndarray:
-        """The fused score per passage; a lexical leg that matched nothing does not vote."""
-        weight = self.lexical_weight(question) if lexical.any() else 0.0
+    def combine(self, dense: np.ndarray, lexical: np.ndarray, question: str, weight: float | None = None) -> np.ndarray:
+        """The fused score per passage; a lexical leg that matched nothing does not vote. ``weight``:
+        the lexical leg's weight when the caller worked it out already (Searcher does, before)."""
+        if weight is None:
+            weight = self.lexical_weight(question) if lexical.any() else 0.0
         normalise = _minmax if self.method == "weighted-minmax" else self._standardise
         fused = (1 - weight) * normalise(dense)
         return fused + weight * normalise(lexical) if weight else fused
@@ -104,14 +107,21 @@ class Fusion:
     def _standardise(self, x: np.ndarray) -> np.ndarray:
         """Scores as standard deviations above the mean of the leg's best ``top``."""
         n = min(self.top, len(x))
-        best = np.partition(x, len(x) - n)[len(x) - n :] if n else x
-        spread = float(best.std()) if n else 0.0
-        return (x - float(best.mean())) / spread if spread > 0 else np.zeros_like(x)
+        if not n:
+            return np.zeros_like(x)
+        best = np.partition(x, len(x) - n)[len(x) - n :]
+        mean = best.mean()
+        # best.std() as numpy computes it (the same operations on the same types, so the same
+        # value), without its generic reduction's layers and its second pass for the mean.
+        deviation = best - mean
+        spread = float(np.sqrt(np.add.reduce(deviation * deviation) / n))
+        return (x - float(mean)) / spread if spread > 0 else np.zeros_like(x)
 
 
-def han_share(question: str) -> float:
-    """The share of the question's word terms that are Han characters; 1 when it has none (only numbers)."""
-    words = [t for t in terms(question) if not t[0].isdigit()]
+def han_share(question: str, cut: list[str] | None = None) -> float:
+    """The share of the question's word terms that are Han characters; 1 when it has none (only
+    numbers). ``cut``: terms(question), when the caller has it."""
+    words = [t for t in (terms(question) if cut is None else cut) if not t[0].isdigit()]
     if not words:
         return 1.0
     return sum(1 for t in words if _is_han(t[0])) / len(words)

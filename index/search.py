@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
 
 from chuchu.corpus.documents import Document
 from chuchu.corpus.errors import BadInput
@@ -128,7 +129,7 @@ class Searcher:
         clock = time.perf_counter()
         asking = read_question(question)
         # The lexical leg's weight, when it matched something (else it has no say, and none is needed).
-        weight = self.fusion.lexical_weight(question) if lexical.any() else 0.0
+        weight = self.fusion.lexical_weight(question, cut) if lexical.any() else 0.0
         return _Early(body, lexical, lexical_ms, asking, weight, (time.perf_counter() - clock) * 1000)
 
     def _run(
@@ -155,7 +156,7 @@ class Searcher:
         elif mode == "lexical":
             ranking = lexical
         else:
-            ranking = self.fusion.combine(dense, lexical, question)
+            ranking = self.fusion.combine(dense, lexical, question, early.lexical_weight)
         picked = self._collapse(self._order(ranking, allowed, k), k)
         rows = [i for i, _ in picked]
         matched = _matched_terms(body, rows)
@@ -163,7 +164,10 @@ class Searcher:
         clock = time.perf_counter()
         asking = early.asking
         passages, documents = self.snapshot.passages, self.snapshot.documents
-        spans = self._answers(asking, query, [passages[i] for i in rows], rows)
+        # The idf of the question's terms, which weigh each hit's sentences and the verdict's
+        # coverage (both look up only those terms): looked up once.
+        idf = {t: self.snapshot.lexical.idf(t) for t in asking.content}.__getitem__
+        spans = self._answers(asking, query, [passages[i] for i in rows], rows, idf)
         hits = []
         for rank, ((i, copies), span) in enumerate(zip(picked, spans), start=1):
             passage = passages[i]
@@ -187,7 +191,7 @@ class Searcher:
         matched_any = bool(lexical.any())
         weighted = mode == "lexical" or (mode == "hybrid" and matched_any and early.lexical_weight > 0)
         voted = matched_any and weighted
-        verdict = judge(asking, top, self.snapshot.lexical.idf, lexical_voted=voted)
+        verdict = judge(asking, top, idf, lexical_voted=voted)
         if not hits and where.active:
             verdict = filtered(verdict, where.describe())
         timings["answer_ms"] = (time.perf_counter() - clock) * 1000 + early.reading_ms
@@ -212,22 +216,27 @@ class Searcher:
         return context_of(hit.document.title, hit.passage.heading, hit.document.date)
 
     def _answers(
-        self, asking: Asking, query: np.ndarray, passages: list[Passage], rows: list[int]
+        self,
+        asking: Asking,
+        query: np.ndarray,
+        passages: list[Passage],
+        rows: list[int],
+        idf: Callable[[str], float],
     ) -> list[Span | None]:
         """The answering sentence of each passage: by shared terms, else by meaning.
 
         By meaning, the sentence whose vector is closest to the question's: the build's sentence
         vectors (index.sentence_vectors) when it made them, else the sentences embedded now.
         """
-        idf = self.snapshot.lexical.idf
         documents = self.snapshot.documents
         texts = [documents[p.doc_id].text for p in passages]
-        spans = [best_sentence(asking, text, p, idf) for text, p in zip(texts, passages)]
+        split = [passage_sentences(text, p) for text, p in zip(texts, passages)]
+        spans = [best_sentence(asking, text, p, idf, s) for text, p, s in zip(texts, passages, split)]
         unembedded: list[tuple[int, list[Span]]] = []
         for i, span in enumerate(spans):
             if span is not None:
                 continue
-            sentences = passage_sentences(texts[i], passages[i])
+            sentences = split[i]
             stored = self._sentences.of(rows[i]) if self._sentences is not None else None
             if len(sentences) == 1:
                 spans[i] = sentences[0]
@@ -299,6 +308,9 @@ class _Lexical:
     terms: tuple[str, ...]  # the question's terms the index knows, in column order
     index: LexicalIndex
     columns: tuple[int, ...]
+    # The columns' entries (_column_entries) when they came in one piece, as they do but in a large
+    # build: kept for the terms each hit matched rather than gathered again.
+    entries: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
 def _lexical_score(index: LexicalIndex, cut: list[str]) -> _Lexical:
@@ -307,11 +319,42 @@ def _lexical_score(index: LexicalIndex, cut: list[str]) -> _Lexical:
     vocabulary, weights = index.vocabulary, index.weights
     columns = sorted({vocabulary[t] for t in cut if t in vocabulary})
     scores = np.zeros(weights.shape[0], dtype=np.float32)
-    indptr, indices, data = weights.indptr, weights.indices, weights.data
-    for j in columns:
-        start, end = indptr[j], indptr[j + 1]
-        scores[indices[start:end]] += data[start:end]  # rows of one column are distinct
-    return _Lexical(scores, tuple(index.terms[j] for j in columns), index, tuple(columns))
+    kept = None
+    for piece, entries in enumerate(_column_entries(weights, columns)):
+        # One call for many columns rather than one fancy-indexed add per column (a fifth of the
+        # time); add.at adds element by element in order, so each row's sum is the same float32.
+        np.add.at(scores, entries[1], entries[2])
+        kept = entries if piece == 0 else None
+    return _Lexical(scores, tuple(index.terms[j] for j in columns), index, tuple(columns), kept)
+
+
+# The most matrix entries gathered at once: a question's columns are taken together, but those of
+# a large build's common characters in pieces, so that the arrays of one question stay a few MB.
+_GATHER_AT_MOST = 1 << 17
+
+
+def _column_entries(
+    weights: sp.csc_matrix, columns: Sequence[int]
+) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+    """The stored entries of the columns, in column order, in pieces of a few consecutive columns:
+    each piece's first column's position in ``columns``, its entries' rows and values, and how
+    many entries each of its columns has."""
+    if not columns:
+        return
+    wanted = np.asarray(columns, dtype=np.int64)
+    starts = weights.indptr[wanted].astype(np.int64)
+    lengths = weights.indptr[wanted + 1] - starts
+    ends = np.cumsum(lengths)
+    first = 0
+    while first < len(wanted):
+        # As many columns as fit in _GATHER_AT_MOST entries after those already taken, at least one.
+        before = ends[first] - lengths[first]
+        last = max(first + 1, int(np.searchsorted(ends, before + _GATHER_AT_MOST, side="right")))
+        size = lengths[first:last]
+        within = np.arange(int(ends[last - 1] - before))  # entry number in the piece
+        take = within + np.repeat(starts[first:last] - (ends[first:last] - size - before), size)
+        yield first, weights.indices[take], weights.data[take], size
+        first = last
 
 
 def _flat_vectors(snapshot: Snapshot) -> np.ndarray | None:
@@ -349,9 +392,13 @@ def _matched_terms(body: _Lexical, rows: list[int]) -> list[tuple[str, ...]]:
     position = np.full(weights.shape[0], -1, dtype=np.int64)
     position[rows] = np.arange(len(rows))
     found: list[list[str]] = [[] for _ in rows]
-    # The columns are the question's terms in order, so each passage's come out in that order.
-    for term, j in zip(body.terms, body.columns):
-        here = position[weights.indices[weights.indptr[j] : weights.indptr[j + 1]]]
-        for n in here[here >= 0].tolist():
-            found[n].append(term)
+    # The entries come column by column, the question's terms in order, so each passage's terms
+    # come out in that order.
+    pieces = [body.entries] if body.entries is not None else _column_entries(weights, body.columns)
+    for first, entries, _, lengths in pieces:
+        here = position[entries]
+        kept = np.flatnonzero(here >= 0)
+        which = np.repeat(np.arange(first, first + len(lengths)), lengths)[kept]
+        for n, j in zip(here[kept].tolist(), which.tolist()):
+            found[n].append(body.terms[j])
     return [tuple(f) for f in found]

@@ -11,6 +11,7 @@ Chinese firms are called: 西安电瓷); a place (ns). A name the question itsel
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from chuchu.corpus.terms import fold
 from chuchu.index.question.reading import Asking, tag
@@ -42,13 +43,15 @@ _SURNAMES = frozenset(
 )
 
 
-def gives(asking: Asking, text: str) -> bool:
-    """Whether the text gives the kind of answer the question wants (True when the kind is not checked)."""
-    folded = fold(text)
+def gives(asking: Asking, text: str, folded: str | None = None) -> bool:
+    """Whether the text gives the kind of answer the question wants (True when the kind is not
+    checked); ``folded``: fold(text), when the caller has it."""
+    if folded is None:
+        folded = fold(text)
     kind = asking.kind
     if kind in ("number", "money"):
         if asking.units:
-            return all(re.search(_FIGURE + r"[大小类种]?(?:" + _measure(u) + ")", folded) for u in asking.units)
+            return all(_figure_in(u).search(folded) for u in asking.units)
         # Arabic digits only: Chinese numerals are also in names (二十大, 五个一流).
         return bool(_DIGIT.search(folded))
     if kind == "percent":
@@ -89,6 +92,12 @@ def alike(unit: str) -> frozenset[str]:
     counters that count the same thing (名 → 人, 名, 位, 人次)."""
     core = unit.lstrip("万亿千") or unit
     return next((frozenset(group) for group in _ALIKE if core in group), frozenset({core}))
+
+
+@lru_cache(maxsize=256)  # a few dozen measure words; compiled once rather than per sentence
+def _figure_in(unit: str) -> re.Pattern[str]:
+    """A figure followed by the unit or a counter alike (alike)."""
+    return re.compile(_FIGURE + r"[大小类种]?(?:" + _measure(unit) + ")")
 
 
 def _measure(unit: str) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from chuchu.corpus.splitting import Passage, sentences
-from chuchu.corpus.terms import _STOP_CHARS, _TOKEN, fold
+from chuchu.corpus.terms import _STOP_CHARS, _TOKEN, _UNITS, fold
 from chuchu.index.question.kinds import gives
 from chuchu.index.question.reading import Asking
 
@@ -23,6 +23,13 @@ from chuchu.index.question.reading import Asking
 _SUPPLY_BONUS = 0.5
 _BLANK = " \t\r\n\u3000\xa0"
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")  # as corpus.terms reads Han characters
+# What lies between the Han runs corpus.terms cuts into characters and bigrams: its numbers with
+# their units (a unit may be Han: 12330亩), and every other character but a digit or a Han one.
+# Scanned as _TOKEN scans, a number starts at the same digit and takes the same unit, so what this
+# leaves of a text are exactly _TOKEN's Han runs.
+_BETWEEN_RUNS = re.compile(
+    r"\d+(?:\.\d+)?(?:" + "|".join(map(re.escape, _UNITS)) + r")?|[^\d\u3400-\u9fff\uf900-\ufaff]+"
+)
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,10 @@ def _classify(wanted: Iterable[str]) -> tuple[frozenset[str], frozenset[str]]:
 
 
 def _shared(han: frozenset[str], other: frozenset[str], folded: str) -> set[str]:
+    if not other:
+        # Only Han terms wanted (most Chinese questions): the runs alone, cut out in one call.
+        joined = _BETWEEN_RUNS.sub("\n", folded)  # a break no bigram spans
+        return {t for t in han if t in joined}
     runs: list[str] = []
     tokens: set[str] = set()
     for m in _TOKEN.finditer(folded):
@@ -95,23 +106,33 @@ def _shared(han: frozenset[str], other: frozenset[str], folded: str) -> set[str]
     return {t for t in han if t in joined} | (other & tokens)
 
 
-def best_sentence(asking: Asking, text: str, passage: Passage, idf: Callable[[str], float]) -> Span | None:
-    """The sentence sharing the most (idf-weighted) with the question; None when none shares any."""
+def best_sentence(
+    asking: Asking,
+    text: str,
+    passage: Passage,
+    idf: Callable[[str], float],
+    spans: list[Span] | None = None,
+) -> Span | None:
+    """The sentence sharing the most (idf-weighted) with the question; None when none shares any.
+    ``spans``: passage_sentences(text, passage), when the caller has them."""
     wanted = set(asking.content)
     if not wanted:
         return None
     han, other = _classify(asking.content)
     best, best_score = None, 0.0
-    for span in passage_sentences(text, passage):
+    for span in passage_sentences(text, passage) if spans is None else spans:
         sentence = text[span.start : span.end]
+        folded = fold(sentence)
         # Every term of a text is a stretch of its folded form: a sentence holding none of the
         # wanted terms as a stretch shares none, and is passed over without cutting it into terms
-        # (most sentences, for an English question).
-        folded = fold(sentence)
-        if not any(t in folded for t in wanted):
+        # (most sentences, for an English question). With Han terms wanted, nearly every sentence
+        # holds one, and _shared finds none as fast as this would.
+        if not han and not any(t in folded for t in other):
             continue
         score = sum(idf(t) for t in sorted(_shared(han, other, folded)))
-        if score > 0 and asking.kind and gives(asking, sentence):
+        # Whether it gives the answer asked for (jieba's tags, for a name) only matters when the
+        # bonus could make it the best.
+        if score > 0 and asking.kind and score * (1 + _SUPPLY_BONUS) > best_score and gives(asking, sentence, folded):
             score *= 1 + _SUPPLY_BONUS
         if score > best_score:
             best, best_score = span, score

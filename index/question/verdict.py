@@ -28,9 +28,10 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from chuchu.corpus.terms import fold, terms
+from chuchu.corpus.terms import fold
 from chuchu.index.question.kinds import gives
 from chuchu.index.question.reading import Asking
+from chuchu.index.question.sentence import shared_terms
 
 SIGNALS = ("supplied", "focus", "numbers", "coverage", "agreement")
 # The signals the confidence is made of. The other three are shown (explain) but given no weight:
@@ -85,17 +86,21 @@ class Verdict:
 
 def signals(asking: Asking, top: Evidence, idf: Callable[[str], float], lexical_voted: bool) -> dict[str, float | None]:
     """The signals for the first passage, each in 0..1; None where a signal says nothing."""
-    passage = set(terms(top.text))
-    around = passage | set(terms(top.context))
+    # Coverage over bigrams and figures: single characters match almost anything.
+    content = [t for t in asking.content if len(t) > 1]
+    # Those of the question's figures and terms that the passage or its context holds: the same as
+    # intersecting with their whole cut (corpus.terms), without cutting them.
+    wanted = tuple(dict.fromkeys((*asking.numbers, *content)))
+    around = shared_terms(wanted, fold(top.text)) | shared_terms(wanted, fold(top.context)) if wanted else set()
     checked = asking.kind not in ("", "yesno")
     # In the answering sentence, not anywhere in the passage: a reason or a name given about
     # something else two sentences away does not answer.
     supplied = (1.0 if gives(asking, top.sentence) else 0.0) if checked else None
-    text = fold(top.text + " " + top.context)
-    focus = sum(1 for w in asking.focus if w in text) / len(asking.focus) if asking.focus else None
+    focus = None
+    if asking.focus:
+        text = fold(top.text + " " + top.context)
+        focus = sum(1 for w in asking.focus if w in text) / len(asking.focus)
     numbers = sum(1 for n in asking.numbers if n in around) / len(asking.numbers) if asking.numbers else None
-    # Coverage over bigrams and figures: single characters match almost anything.
-    content = [t for t in asking.content if len(t) > 1]
     weights = {t: idf(t) for t in content}
     total = sum(weights.values())
     coverage = sum(w for t, w in weights.items() if t in around) / total if total > 0 else None

@@ -236,6 +236,22 @@ def test_lexical_scores_and_matched_terms_are_the_lexical_index_s_own(searcher):
             assert _matched_terms(got, rows) == [tuple(expected.matched(i)) for i in rows]
 
 
+def test_lexical_scores_gathered_in_small_pieces_are_the_same(searcher, monkeypatch):
+    # A large build gathers a question's column entries a few columns at a time (and does not keep
+    # them for the matched terms): pieces of a handful of entries take every path.
+    import chuchu.index.search as search
+
+    questions = QUESTIONS + [p.text for p in searcher.snapshot.passages[:10]]
+    rows = list(range(0, len(searcher.snapshot.passages), 5))
+    index = searcher.snapshot.lexical
+    whole = {q: _lexical_score(index, terms(q)) for q in questions}
+    monkeypatch.setattr(search, "_GATHER_AT_MOST", 7)
+    for question in questions:
+        got = _lexical_score(index, terms(question))
+        assert np.array_equal(got.scores, whole[question].scores) and got.terms == whole[question].terms
+        assert _matched_terms(got, rows) == _matched_terms(whole[question], rows)
+
+
 def test_filtered_and_exact_dense_scores_are_faiss_scores(searcher):
     from chuchu.index import vectors
 

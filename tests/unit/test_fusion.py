@@ -16,6 +16,20 @@ def test_han_share_counts_words_and_leaves_numbers_neutral():
     assert 0.2 < han_share("How many 亩 of rice did 上埠镇 plant?") < 0.6
 
 
+def test_the_weight_and_the_terms_given_are_those_worked_out():
+    from chuchu.corpus.terms import terms
+
+    dense, lexical = np.array([0.80, 0.82, 0.90, 0.70]), np.array([0.0, 9.0, 1.0, 0.0])
+    for question in ("医疗保险费用由哪个计划支付", "How many 亩 of rice did 上埠镇 plant?", "2022", ""):
+        assert han_share(question, terms(question)) == han_share(question)
+        for fusion in (Fusion(), Fusion(method="weighted-minmax")):
+            weight = fusion.lexical_weight(question, terms(question))
+            assert weight == fusion.lexical_weight(question)
+            assert np.array_equal(
+                fusion.combine(dense, lexical, question, weight), fusion.combine(dense, lexical, question)
+            )
+
+
 def test_an_english_question_is_ranked_by_the_dense_leg_alone():
     dense = np.array([0.80, 0.82, 0.90, 0.70])
     lexical = np.array([0.0, 9.0, 0.0, 0.0])  # a stray English word in passage 1
@@ -119,3 +133,19 @@ def test_the_searcher_hands_the_question_to_the_fusion(tmp_path, fake_embedder):
     dense = [h.passage.number for h in searcher.search(question, 3, "dense")]
     assert searcher.search(question, 1, "lexical")[0].passage.number == 1 != dense[0]
     assert [h.passage.number for h in searcher.search(question, 3, "hybrid")] == dense
+
+
+def test_standardising_gives_numpy_s_own_mean_and_deviation_exactly():
+    def by_numpy(x: np.ndarray, top: int = 100) -> np.ndarray:  # as it was first written
+        n = min(top, len(x))
+        best = np.partition(x, len(x) - n)[len(x) - n :] if n else x
+        spread = float(best.std()) if n else 0.0
+        return (x - float(best.mean())) / spread if spread > 0 else np.zeros_like(x)
+
+    rng = np.random.default_rng(0)
+    for i in range(600):
+        n = int(rng.integers(0, 300))
+        x = [rng.random(n), rng.standard_normal(n) * 30, np.where(rng.random(n) < 0.8, 0, rng.random(n) * 50)][i % 3]
+        for scores in (x.astype(np.float32), x):
+            got, expected = Fusion()._standardise(scores), by_numpy(scores)
+            assert got.dtype == expected.dtype and np.array_equal(got, expected)

@@ -144,6 +144,23 @@ def test_shared_terms_finds_exactly_the_terms_the_whole_cut_would():
             assert shared_terms(wanted, fold(sentence)) == wanted & cut, sentence
 
 
+def test_shared_han_terms_alone_are_those_of_the_whole_cut():
+    # Han terms only (a Chinese question without figures): the runs are cut out in one call.
+    rng = random.Random(1)
+    sentences = [s for texts in _expected_sentences() for s in texts][:400]
+    sentences += ["完成一季稻种植12330亩、晚稻3802.87亩地", "第3年度GDP增长5.2%", "a1亩b 1.2.3万元年 ①号桥x亩"]
+    han = sorted(
+        {t for s in sentences for t in terms(s) if "\u3400" <= t[0] <= "\u9fff"} | {"亩", "亩地", "元年", "的"}
+    )
+    for sentence in sentences:
+        cut = set(terms(sentence))
+        for _ in range(5):
+            wanted = set(rng.sample(han, 12)) | {
+                t for t in rng.sample(sorted(cut or {"x"}), min(3, len(cut))) if t in han
+            }
+            assert shared_terms(wanted, fold(sentence)) == wanted & cut, sentence
+
+
 def test_the_faster_answering_sentence_is_the_one_the_whole_cut_picks():
     from chuchu.index.question.kinds import gives
     from chuchu.index.question.sentence import _SUPPLY_BONUS, best_sentence
