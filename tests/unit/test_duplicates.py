@@ -13,6 +13,16 @@ def test_identical_and_near_identical_passages_share_a_group():
     assert duplicate_groups(texts).tolist() == [0, 1, 1, 1]
 
 
+def test_copies_are_grouped_before_any_comparison_and_near_copies_still_join_them():
+    other = "完全不同的一段话，讲的是农业和乡村振兴的事情。"
+    texts = [other, "，", *[SERVICE] * 3000, REWORDED, "，", SERVICE[10:], *[other] * 5]
+    groups = duplicate_groups(texts).tolist()
+    # Every copy, the reworded one and the shorter one in the group of the first SERVICE (index 2);
+    # the passages without bigrams ("，") stay alone, as before.
+    assert groups[2:3003] == [2] * 3001 and groups[3004] == 2
+    assert groups[:2] == [0, 1] and groups[3003] == 3003 and groups[3005:] == [0] * 5
+
+
 def test_different_passages_on_one_topic_stay_apart():
     texts = [SERVICE, "萍乡政务服务改革持续深化，群众办事更加便利，满意度逐年提升，获得全省表彰。"]
     assert duplicate_groups(texts).tolist() == [0, 1]
