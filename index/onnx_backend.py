@@ -129,13 +129,15 @@ class OnnxEmbedder:
 
     def embed_passages(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         """Vectors for passages."""
-        return self._encode(texts, self._prompts.get("passage", ""), batch_size)
+        return self._encode(texts, self._prompts.get("passage", ""), batch_size, side_by_side=True)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors for questions."""
         return self._encode(texts, self._prompts.get("query", ""), 32)
 
-    def _encode(self, texts: Sequence[str], prompt: str, batch_size: int) -> np.ndarray:
+    def _encode(self, texts: Sequence[str], prompt: str, batch_size: int, side_by_side: bool = False) -> np.ndarray:
+        """``side_by_side``: a call of many batches may run them on per-core sessions (a build's
+        passages; never questions, so that a server holds one session)."""
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         if not texts:
             return out
@@ -155,7 +157,7 @@ class OnnxEmbedder:
             embeds = np.ascontiguousarray(self._words[ids], dtype=np.float32)
             out[rows] = session.run(None, {"inputs_embeds": embeds, "attention_mask": mask})[0]
 
-        workers = self._parallel() if len(batches) >= 2 * _CORES and not self._threads else []
+        workers = self._parallel() if side_by_side and len(batches) >= 2 * _CORES and not self._threads else []
         if not workers:
             for rows in batches:
                 run(self._session, rows)
