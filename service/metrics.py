@@ -73,6 +73,7 @@ class Metrics:
         self.passages = Gauge("chuchu_build_passages", "Passages in the build served.", **latest)
         self.age = Gauge("chuchu_build_age_seconds", "Seconds since the build served was made.", **latest)
         self._serving: str | None = None
+        self._series: dict[tuple[Any, ...], Any] = {}
 
     def observe_build(self, manifest: Manifest) -> None:
         """Name the build this process serves, and set its figures."""
@@ -89,21 +90,38 @@ class Metrics:
     def observe_request(self, response: Response) -> None:
         """Count the request that is ending, its latency and what its questions found."""
         rule = request.url_rule.rule if request.url_rule is not None else "(unmatched)"
-        status = str(response.status_code)
         # gunicorn takes any 3 to 20 capitals as a method: a verb a client invents would be a new
         # series in /metrics for ever, so those are counted together.
         method = request.method if request.method in _METHODS else "other"
-        self.requests.labels(rule, method, status).inc()
+        requests, latency = self._per_request(rule, method, response.status_code)
+        requests.inc()
         started = g.get("chuchu_started")
         if started is not None:
-            self.latency.labels(rule, method, status).observe(time.perf_counter() - started)
+            latency.observe(time.perf_counter() - started)
         manifest = g.get("chuchu_manifest")
-        if manifest is not None:
-            self.observe_build(manifest)
+        if manifest is not None and manifest.build_id != self._serving:
+            self.observe_build(manifest)  # the build's age is brought up to date by each scrape
         for result in g.get("chuchu_results", ()):
-            self.answers.labels("true" if result.answerable else "false").inc()
+            self._labelled(self.answers, "true" if result.answerable else "false").inc()
             for name, ms in result.timings_ms.items():
-                self.stages.labels(name.removesuffix("_ms")).observe(ms / 1000)
+                self._labelled(self.stages, name.removesuffix("_ms")).observe(ms / 1000)
+
+    # The series each request adds to, looked up by labels once per process: labels() validates and
+    # locks on every call, and a question's request made eight such calls (metrics were 31 µs a
+    # request warm, 0.1 ms after the search had the caches).
+    def _per_request(self, rule: str, method: str, status: int) -> tuple[Any, Any]:
+        key = (rule, method, status)
+        series = self._series.get(key)
+        if series is None:
+            labels = (rule, method, str(status))
+            series = self._series[key] = (self.requests.labels(*labels), self.latency.labels(*labels))
+        return series
+
+    def _labelled(self, metric: Any, label: str) -> Any:
+        series = self._series.get((metric, label))
+        if series is None:
+            series = self._series[(metric, label)] = metric.labels(label)
+        return series
 
     def exposition(self) -> bytes:
         """The metrics in Prometheus' text format."""
