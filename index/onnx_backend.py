@@ -121,10 +121,7 @@ class OnnxEmbedder:
         if threads:
             options.intra_op_num_threads = threads
         self._session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
-        self._model_file = model_file
-        self._threads = threads  # a caller that set them runs every call in this one session
-        self._workers: list[Any] = []  # single-threaded sessions for calls of many batches, made on first need
-        self._workers_lock = threading.Lock()
+        self._threads = threads  # a caller that set them gets its calls one at a time
         self._words = _map_rows(model_file.parent / WORDS)
 
     def embed_passages(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
@@ -136,8 +133,8 @@ class OnnxEmbedder:
         return self._encode(texts, self._prompts.get("query", ""), 32)
 
     def _encode(self, texts: Sequence[str], prompt: str, batch_size: int, side_by_side: bool = False) -> np.ndarray:
-        """``side_by_side``: a call of many batches may run them on per-core sessions (a build's
-        passages; never questions, so that a server holds one session)."""
+        """``side_by_side``: a call of many batches may run several at once (a build's passages;
+        never questions, which the batcher already gathers into one call)."""
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         if not texts:
             return out
@@ -146,7 +143,7 @@ class OnnxEmbedder:
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         batches = list(_batches(order, [len(e.ids) for e in encodings], max(1, batch_size)))
 
-        def run(session: Any, rows: list[int]) -> None:
+        def run(rows: list[int]) -> None:
             width = len(encodings[rows[-1]].ids)
             ids = np.full((len(rows), width), self._pad_id, dtype=np.int64)
             mask = np.zeros((len(rows), width), dtype=np.int64)
@@ -155,48 +152,19 @@ class OnnxEmbedder:
                 ids[r, :n] = encodings[i].ids
                 mask[r, :n] = 1
             embeds = np.ascontiguousarray(self._words[ids], dtype=np.float32)
-            out[rows] = session.run(None, {"inputs_embeds": embeds, "attention_mask": mask})[0]
+            out[rows] = self._session.run(None, {"inputs_embeds": embeds, "attention_mask": mask})[0]
 
-        workers = self._parallel() if side_by_side and len(batches) >= 2 * _CORES and not self._threads else []
-        if not workers:
+        if not (side_by_side and len(batches) >= 2 * _CORES and not self._threads):
             for rows in batches:
-                run(self._session, rows)
+                run(rows)
             return out
-        # A call of many batches (a build's) runs them side by side, one single-threaded session
-        # per core: ONNX Runtime keeps two cores busy on one small call only part of the time
-        # (InsuranceQA-zh, 1,110 passages: 44.5 s in one session, 24–36 s in two of one thread).
-        # Each thread takes the next batch as it finishes one; the rows they write never overlap.
-        pending = iter(batches)
-        take = threading.Lock()
-
-        def drain(session: Any) -> None:
-            while True:
-                with take:
-                    rows = next(pending, None)
-                if rows is None:
-                    return
-                run(session, rows)
-
-        with ThreadPoolExecutor(len(workers)) as pool:
-            for done in [pool.submit(drain, w) for w in workers]:
-                done.result()
+        # A call of many batches (a build's) runs them side by side, a thread per core on the one
+        # session: ONNX Runtime keeps two cores busy on one small call only part of the time
+        # (InsuranceQA-zh, 1,110 passages: 44.5 s one call at a time, 24–36 s two at once). One
+        # session per core did as well and held 200 MB more. The rows the threads write never overlap.
+        with ThreadPoolExecutor(_CORES) as pool:
+            list(pool.map(run, batches))
         return out
-
-    def _parallel(self) -> list[Any]:
-        """One single-threaded session per core (made once, on the first call of many batches)."""
-        import onnxruntime as ort
-
-        with self._workers_lock:
-            if not self._workers and _CORES > 1:
-                options = ort.SessionOptions()
-                options.log_severity_level = 3
-                options.intra_op_num_threads = 1
-                options.inter_op_num_threads = 1
-                self._workers = [
-                    ort.InferenceSession(str(self._model_file), options, providers=["CPUExecutionProvider"])
-                    for _ in range(_CORES)
-                ]
-            return self._workers
 
 
 _tokenizers: dict[tuple[str, int], Any] = {}
