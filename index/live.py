@@ -56,6 +56,13 @@ class LiveIndex:
         current = self._searcher
         return current.snapshot.build_id if current is not None else None
 
+    @property
+    def unloadable(self) -> str | None:
+        """The live build that cannot be loaded while another one is served (an older build, or
+        the one served before the pointer moved); None when the served build is the live one."""
+        current, failed = self._searcher, self._failed
+        return failed if current is not None and failed != current.snapshot.build_id else None
+
     def searcher(self) -> Searcher:
         """The Searcher for the live build; IndexUnavailable when there is none."""
         current = self._searcher

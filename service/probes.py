@@ -38,7 +38,8 @@ def blueprint() -> APIBlueprint:
     @bp.get("/readyz", operation_id="readyz", responses={200: schemas.Ready, **errors(503)})
     def readyz() -> Any:
         """A build is loaded and questions can be answered: its id and age; 503 until then."""
-        manifest = current_app.extensions["chuchu"].searcher().snapshot.manifest
+        live = current_app.extensions["chuchu"]
+        manifest = live.searcher().snapshot.manifest
         g.chuchu_manifest = manifest  # for the access log and the build metrics
         age = time.time() - datetime.fromisoformat(manifest.built_at).timestamp()
         ready = schemas.Ready(
@@ -48,6 +49,7 @@ def blueprint() -> APIBlueprint:
             documents=manifest.documents,
             passages=manifest.passages,
             model=manifest.model,
+            unloadable_live_build=live.unloadable,
         )
         return jsonify(dump(ready))
 

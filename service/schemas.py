@@ -135,6 +135,11 @@ class Ready(_Shape):
     documents: int
     passages: int
     model: str
+    unloadable_live_build: str | None = Field(
+        default=None,
+        description="The live build, when it cannot be loaded and this build (an older one) answers "
+        "instead; null when the live build is the one answering. `chuchu build` replaces it.",
+    )
 
 
 class Reloaded(_Shape):

@@ -229,6 +229,7 @@ def test_each_damaged_file_is_refused_by_name_and_the_service_falls_back(warm, t
             assert response.status_code == 200 and body["build"]["id"] == older, (name, how, body)
             assert ANSWER in body["passages"][0]["text"]
             assert ready.status_code == 200 and ready.get_json()["build"]["id"] == older
+            assert ready.get_json()["unloadable_live_build"] == live
             [error] = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
             assert f"cannot load build {live}, serving build {older} instead" in error, error
             assert name in error and "run `chuchu build`" in error, (name, how, error)

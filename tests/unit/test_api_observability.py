@@ -36,6 +36,7 @@ def test_healthz_and_readyz_before_and_after_a_build(tmp_path, fake_store, fake_
     body = built.test_client().get("/readyz").get_json()
     assert body["status"] == "ready" and body["build"]["id"] == fake_store.live_id()
     assert 0 <= body["age_seconds"] < 600 and body["passages"] == 3 and body["documents"] == 2
+    assert body["unloadable_live_build"] is None
 
 
 def test_the_request_id_is_taken_from_the_client_or_made(fake_client):

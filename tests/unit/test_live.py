@@ -52,6 +52,7 @@ def test_a_build_that_cannot_be_loaded_leaves_the_old_one_serving(
     with caplog.at_level(logging.ERROR, logger="chuchu.index.live"):
         assert live.searcher().snapshot.build_id == old
         assert live.searcher().snapshot.build_id == old
+    assert live.unloadable == bad  # for /readyz
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 1, "logged once, not on every request"
     assert f"cannot load build {bad}, still serving build {old}" in errors[0] and VECTORS in errors[0]
@@ -62,7 +63,7 @@ def test_a_build_that_cannot_be_loaded_leaves_the_old_one_serving(
     assert loads == [bad, bad], "reload tries again"
 
     fixed = _build(small_corpus, fake_store, fake_embedder)
-    assert live.searcher().snapshot.build_id == fixed
+    assert live.searcher().snapshot.build_id == fixed and live.unloadable is None
 
 
 def test_a_vanished_pointer_or_build_leaves_the_old_one_serving(fake_store, fake_embedder, caplog):
