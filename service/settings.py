@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from chuchu import corpus
 from chuchu.corpus.errors import BadInput
@@ -80,6 +81,12 @@ class Settings:
         "Origins that browsers may call the JSON API from (CORS), separated by commas, or `*` for any; "
         "empty, no cross-origin calls.",
     )
+    public_url: str = _setting(
+        "",
+        "The address users reach the service at, such as `https://example.org/chuchu`: the links in "
+        "citations begin with it. Empty, they begin with the address of each request, taken from its "
+        "Host header, which a client or a proxy may set to anything.",
+    )
     reload_seconds: float = _setting(2.0, "How often the service looks for a newly published build.")
     keep_builds: int = _setting(
         3,
@@ -120,7 +127,9 @@ class Settings:
             if raw is not None and raw != "":
                 values[f.name] = _parse(f.name, f.type, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return replace(cls(), **values)
+        settings = replace(cls(), **values)
+        _check_public_url(settings.public_url)
+        return settings
 
     @classmethod
     def help(cls) -> dict[str, str]:
@@ -154,6 +163,15 @@ def _documented(default: Any, documented: str | None) -> str:
     if default == "":
         return "unset"
     return f"`{default:g}`" if isinstance(default, float) else f"`{default}`"
+
+
+def _check_public_url(url: str) -> None:
+    parts = urlsplit(url)
+    if url and (parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment):
+        raise BadInput(
+            f"{PREFIX}PUBLIC_URL={url!r} is not an http(s) address without a query or fragment, "
+            "such as https://example.org/chuchu."
+        )
 
 
 def _parse(name: str, kind: Any, raw: str) -> Any:

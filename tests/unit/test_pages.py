@@ -1,9 +1,11 @@
 """The web pages over a small index made with the fake embedder: states, safety, the document view, marking."""
 
 import re
+from dataclasses import replace
 
 import pytest
 
+from chuchu.corpus.errors import BadInput
 from chuchu.index.live import LiveIndex
 from chuchu.index.question.reading import read_question
 from chuchu.index.store import Store
@@ -79,6 +81,32 @@ def test_a_direct_answer_comes_first_with_its_citation_and_the_figure_asked_for(
     citation = re.search(r'data-citation="([^"]+)"', answer)[1]
     assert citation.startswith("《芦溪县工作报告》，芦溪县政府") and "report.txt，字符 " in citation
     assert "http://localhost/docs/report?start=" in citation
+    # Whoever sends the request names the host the link is on, unless the public address is set.
+    forged = client.get("/search", query_string={"q": "芦溪县今年种植一季稻多少亩"}, headers={"Host": "evil.example"})
+    assert "http://evil.example/docs/report?start=" in forged.get_data(as_text=True)
+
+
+def test_citations_link_to_the_public_address_when_it_is_set(client, monkeypatch):
+    settings = client.application.extensions["chuchu.settings"]
+    public = replace(settings, public_url="https://example.org/chuchu/")
+    monkeypatch.setitem(client.application.extensions, "chuchu.settings", public)
+    for headers, root in (({"Host": "evil.example"}, ""), ({}, "/mounted")):
+        html = client.get(
+            "/search",
+            query_string={"q": "芦溪县今年种植一季稻多少亩"},
+            headers=headers,
+            environ_base={"SCRIPT_NAME": root},
+        ).get_data(as_text=True)
+        citation = re.search(r'data-citation="([^"]+)"', html)[1]
+        assert "https://example.org/chuchu/docs/report?start=" in citation and "evil.example" not in citation
+
+
+@pytest.mark.parametrize(
+    "url", ["example.org", "ftp://example.org", "https://", "https://example.org/?a=1", "https://e.org/#x"]
+)
+def test_a_public_address_that_is_not_one_is_refused(url):
+    with pytest.raises(BadInput, match="CHUCHU_PUBLIC_URL"):
+        Settings.load({"CHUCHU_PUBLIC_URL": url})
 
 
 def test_only_a_passage_that_answers_has_its_sentence_marked(client):
