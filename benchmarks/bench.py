@@ -86,6 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         say(f"== {section}")
         results[section] = SECTION_RUNNERS[section](args, store, results)
         results[section]["seconds"] = round(time.monotonic() - began, 1)
+        results.setdefault("began", {})[section] = results["machine"]["date"]
         args.out.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
     results["ratios"] = ratios(results)
     args.out.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")

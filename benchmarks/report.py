@@ -32,8 +32,13 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
 
 def _header(r: dict[str, Any]) -> str:
     m = r.get("machine", {})
+    # A section run on its own (`--sections`) is merged into the results of the others: its start
+    # is shown when it differs from the run's.
+    began = r.get("began", {})
     sections = ", ".join(
-        f"{k} {r[k]['seconds']:.0f} s" for k in ("limit", "inproc", "http", "build", "quality", "scale") if k in r
+        f"{k} {r[k]['seconds']:.0f} s" + (f" (run {began[k]})" if began.get(k, m.get("date")) != m.get("date") else "")
+        for k in ("limit", "inproc", "http", "build", "quality", "scale")
+        if k in r
     )
     return (
         f"Run of {m.get('date', '?')} on {m.get('cpus', '?')} CPUs, load average "
