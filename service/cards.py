@@ -134,18 +134,17 @@ def citation(document: Document, p: Passage, answer: Span | None = None) -> str:
         head.append(when)
     where = _("%(file)s, characters %(start)d–%(end)d", file=p.file, start=p.start, end=p.end)
     marks = {"answer_start": answer.start, "answer_end": answer.end} if answer else {}
-    link = _public(
-        url_for("pages.document", doc_id=p.doc_id, start=p.start, end=p.end, _anchor=f"p{p.number}", **marks)
-    )
+    link = _public_url("pages.document", doc_id=p.doc_id, start=p.start, end=p.end, _anchor=f"p{p.number}", **marks)
     return _("%(what)s. %(where)s. %(link)s", what=_(", ").join(head), where=where, link=link)
 
 
-def _public(path: str) -> str:
+def _public_url(endpoint: str, **values: Any) -> str:
     """A link of this service, absolute: on CHUCHU_PUBLIC_URL when it is set, else on the request's
     own address (its Host header), which whoever sends the request chooses."""
     base = current_app.extensions["chuchu.settings"].public_url
     if not base:
-        return request.host_url.rstrip("/") + path
+        # url_for, not request.host_url: that decodes the host name, and "xn--zz" fails to.
+        return url_for(endpoint, _external=True, **values)
     # url_for's path starts with the script root the service is mounted at; the public address
     # names its own.
-    return base.rstrip("/") + path.removeprefix(request.script_root)
+    return base.rstrip("/") + url_for(endpoint, **values).removeprefix(request.script_root)
