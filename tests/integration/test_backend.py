@@ -65,3 +65,18 @@ def test_the_fp32_graph_runs_fused_and_many_batches_run_side_by_side(torch_model
 def test_an_unknown_backend_is_refused():
     with pytest.raises(ModelError, match="onnx-int8"):
         load_embedder("default", MODEL_CACHE, "tensorrt")
+
+
+def test_a_fused_graph_that_gives_other_vectors_is_not_used(tmp_path, monkeypatch):
+    import chuchu.index.onnx_backend as backend
+
+    folder = onnx_folder(ensure_default_model(MODEL_CACHE), MODEL_CACHE)
+    load_embedder("default", MODEL_CACHE, "onnx-int8")  # exports, and quantizes, when not done yet
+    # The check tells the fused graph from the model (the same) and int8 from it (other vectors).
+    assert backend._disagreement(folder / "model.onnx", folder / backend.FUSED, 384) < 1e-5
+    assert backend._disagreement(folder / "model.onnx", folder / backend.INT8_FILE, 384) > 1e-3
+    # A fusion that changed the vectors: the unfused graph is saved in its place.
+    config = type("Config", (), {"num_attention_heads": 12, "hidden_size": 384})()
+    monkeypatch.setattr(backend, "_disagreement", lambda a, b, hidden: 0.5)
+    assert backend._fuse(folder / "model.onnx", tmp_path / "fused.onnx", config) == {}
+    assert (tmp_path / "fused.onnx").read_bytes() == (folder / "model.onnx").read_bytes()
