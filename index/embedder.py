@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL = "default"
 TORCH = "torch"
 # The backend `make run` uses: ONNX Runtime, fp32 (index/onnx_backend.py). Measured here it embeds
-# 3–4× as fast as torch with the same vectors, and a server that never imports torch is smaller.
+# 2.5× as fast as torch on a quiet machine (3–4× on a busy one) with the same vectors, and a server
+# that never imports torch is smaller.
 DEFAULT_BACKEND = "onnx"
 BACKENDS = (TORCH, "onnx", "onnx-int8")
 

@@ -12,9 +12,10 @@ gathered in numpy and handed to the graph as ``inputs_embeds``. The workers of a
 one copy in the page cache (their proportional set size counts it once), and only the rows
 questions actually use are ever read; the graph itself is 86 MB (fp32) or about 25 MB (int8).
 
-Why: measured on these 2-core machines, ONNX Runtime embeds the default model's passages about
-3–4 times as fast as sentence-transformers on torch, with the same vectors (cosine ≥ 0.99999), and
-a serving process that never imports torch is several hundred MB smaller (BENCHMARKS.md).
+Why: measured on these 2-core machines, ONNX Runtime embeds the default model's passages and
+questions about 2.5 times as fast as sentence-transformers on torch when the machine is quiet (3–4
+times when other work shares it), with the same vectors (cosine ≥ 0.99999), and a serving process
+that never imports torch is several hundred MB smaller (BENCHMARKS.md).
 
 The fp32 export makes the vectors of the torch model, so it keeps that model's fingerprint and
 its embedding cache; the int8 one makes other vectors (cosine 0.997), so it gets a
