@@ -13,19 +13,22 @@ import re
 import unicodedata
 from functools import lru_cache
 
-_UNITS = sorted(
+# The units a number takes as one term (12330亩), longest first; TOKEN cuts a folded text into
+# numbers with their unit, Han runs and Latin words. Public: index.question.sentence scans texts
+# the same way to find terms without cutting whole sentences.
+UNITS = sorted(
     "万元 亿元 千元 元 万亩 亩 万人次 人次 万人 人 名 万名 项 个 家 次 场次 场 栋 间 所 座 条 "
     "年 月 日 天 岁 万平方米 平方米 公里 千米 米 吨 万吨 亿 万 千 百 余 多 倍 户 村 % ‰".split(),
     key=len,
     reverse=True,
 )
-_TOKEN = re.compile(
-    r"(?P<num>\d+(?:\.\d+)?)(?P<unit>" + "|".join(map(re.escape, _UNITS)) + r")?"
+TOKEN = re.compile(
+    r"(?P<num>\d+(?:\.\d+)?)(?P<unit>" + "|".join(map(re.escape, UNITS)) + r")?"
     r"|(?P<cjk>[\u3400-\u9fff\uf900-\ufaff]+)"
     r"|(?P<word>[a-z]+)"
 )
 # Characters that carry no meaning of their own in a question or a passage.
-_STOP_CHARS = frozenset("的了是在和与及或也都就把被对为于以之其这那有个吗呢吧啊么")
+STOP_CHARS = frozenset("的了是在和与及或也都就把被对为于以之其这那有个吗呢吧啊么")
 
 
 @lru_cache(maxsize=1)
@@ -43,14 +46,14 @@ def fold(text: str) -> str:
 def terms(text: str) -> list[str]:
     """The lexical terms of a text, in order, with repeats."""
     out: list[str] = []
-    for m in _TOKEN.finditer(fold(text)):
+    for m in TOKEN.finditer(fold(text)):
         if m.group("num"):
             out.append(m.group("num"))
             if m.group("unit"):
                 out.append(m.group(0))
         elif m.group("cjk"):
             run = m.group("cjk")
-            out.extend(c for c in run if c not in _STOP_CHARS)
+            out.extend(c for c in run if c not in STOP_CHARS)
             out.extend(run[i : i + 2] for i in range(len(run) - 1))
         else:
             out.append(m.group("word"))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from chuchu.corpus.splitting import Passage, sentences
-from chuchu.corpus.terms import _STOP_CHARS, _TOKEN, _UNITS, fold
+from chuchu.corpus.terms import STOP_CHARS, TOKEN, UNITS, fold
 from chuchu.index.question.kinds import gives
 from chuchu.index.question.reading import Asking
 
@@ -25,10 +25,10 @@ _BLANK = " \t\r\n\u3000\xa0"
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")  # as corpus.terms reads Han characters
 # What lies between the Han runs corpus.terms cuts into characters and bigrams: its numbers with
 # their units (a unit may be Han: 12330亩), and every other character but a digit or a Han one.
-# Scanned as _TOKEN scans, a number starts at the same digit and takes the same unit, so what this
-# leaves of a text are exactly _TOKEN's Han runs.
+# Scanned as TOKEN scans, a number starts at the same digit and takes the same unit, so what this
+# leaves of a text are exactly TOKEN's Han runs.
 _BETWEEN_RUNS = re.compile(
-    r"\d+(?:\.\d+)?(?:" + "|".join(map(re.escape, _UNITS)) + r")?|[^\d\u3400-\u9fff\uf900-\ufaff]+"
+    r"\d+(?:\.\d+)?(?:" + "|".join(map(re.escape, UNITS)) + r")?|[^\d\u3400-\u9fff\uf900-\ufaff]+"
 )
 
 
@@ -80,7 +80,7 @@ def _classify(wanted: Iterable[str]) -> tuple[frozenset[str], frozenset[str]]:
     han, other = set(), set()
     for t in wanted:
         if len(t) <= 2 and _HAN.fullmatch(t):
-            if len(t) == 2 or t not in _STOP_CHARS:
+            if len(t) == 2 or t not in STOP_CHARS:
                 han.add(t)
         else:
             other.add(t)
@@ -94,7 +94,7 @@ def _shared(han: frozenset[str], other: frozenset[str], folded: str) -> set[str]
         return {t for t in han if t in joined}
     runs: list[str] = []
     tokens: set[str] = set()
-    for m in _TOKEN.finditer(folded):
+    for m in TOKEN.finditer(folded):
         kind = m.lastgroup  # "unit" for a number with its unit
         if kind == "cjk":
             runs.append(m.group())
