@@ -30,12 +30,10 @@ import json
 import logging
 import mmap
 import os
-import shutil
 import tempfile
 import threading
 import warnings
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -50,10 +48,6 @@ INT8 = "onnx-int8"
 EXPORT = "export.json"
 _FORMAT = 3  # of the export folder; a different one is exported again
 WORDS = "word_embeddings.npy"
-# The graph ONNX Runtime runs in fp32: model.onnx with its attention, layer norms and GELUs fused
-# by ONNX Runtime's transformer optimizer. model.onnx stays beside it, unfused, for int8
-# quantization (whose recipe quantizes MatMul nodes, which the fused Attention hides).
-FUSED = "model_fused.onnx"
 _PAD_ID = 1  # XLM-R's <pad>; read from the tokenizer when it says
 # The int8 recipe: the matrix products' weights only, one scale per output channel. Measured on
 # InsuranceQA-zh answers: cosine with the fp32 vectors 0.997 (min 0.996); quantizing every
@@ -66,7 +60,6 @@ INT8_FILE = f"model_int8_{INT8_RECIPE}.onnx"
 # 5.7 s in calls of 32, sentences 3.2 s against 4.3 s, questions 18% less; 256 and 512 tokens did
 # about as well as 384. The vectors are the same (padding is masked; cosine with the earlier 0.9999992).
 TOKEN_BUDGET = 384
-_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def onnx_folder(source: Path, cache_dir: Path) -> Path:
@@ -89,7 +82,7 @@ def ensure_onnx(source: Path, cache_dir: Path, quantized: bool) -> tuple[Path, d
             record = _export(source, folder, identity)
         if quantized and not (folder / INT8_FILE).exists():
             _quantize(folder)
-    return folder / (INT8_FILE if quantized else FUSED), record
+    return folder / (INT8_FILE if quantized else "model.onnx"), record
 
 
 class OnnxEmbedder:
@@ -122,29 +115,24 @@ class OnnxEmbedder:
         if threads:
             options.intra_op_num_threads = threads
         self._session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
-        self._threads = threads  # a caller that set them gets its calls one at a time
         self._words = _map_rows(model_file.parent / WORDS)
 
     def embed_passages(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         """Vectors for passages."""
-        return self._encode(texts, self._prompts.get("passage", ""), batch_size, side_by_side=True)
+        return self._encode(texts, self._prompts.get("passage", ""), batch_size)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors for questions."""
         return self._encode(texts, self._prompts.get("query", ""), 32)
 
-    def _encode(self, texts: Sequence[str], prompt: str, batch_size: int, side_by_side: bool = False) -> np.ndarray:
-        """``side_by_side``: a call of many batches may run several at once (a build's passages;
-        never questions, which the batcher already gathers into one call)."""
+    def _encode(self, texts: Sequence[str], prompt: str, batch_size: int) -> np.ndarray:
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         if not texts:
             return out
         encodings = self._tokenizer.encode_batch([prompt + t for t in texts])
         # Length-sorted batches: a batch is as long as its longest text, the rest is padding.
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
-        batches = list(_batches(order, [len(e.ids) for e in encodings], max(1, batch_size)))
-
-        def run(rows: list[int]) -> None:
+        for rows in _batches(order, [len(e.ids) for e in encodings], max(1, batch_size)):
             width = len(encodings[rows[-1]].ids)
             ids = np.full((len(rows), width), self._pad_id, dtype=np.int64)
             mask = np.zeros((len(rows), width), dtype=np.int64)
@@ -154,17 +142,6 @@ class OnnxEmbedder:
                 mask[r, :n] = 1
             embeds = np.ascontiguousarray(self._words[ids], dtype=np.float32)
             out[rows] = self._session.run(None, {"inputs_embeds": embeds, "attention_mask": mask})[0]
-
-        if not (side_by_side and len(batches) >= 2 * _CORES and not self._threads):
-            for rows in batches:
-                run(rows)
-            return out
-        # A call of many batches (a build's) runs them side by side, a thread per core on the one
-        # session: ONNX Runtime keeps two cores busy on one small call only part of the time
-        # (InsuranceQA-zh, 1,110 passages: 44.5 s one call at a time, 24–36 s two at once). One
-        # session per core did as well and held 200 MB more. The rows the threads write never overlap.
-        with ThreadPoolExecutor(_CORES) as pool:
-            list(pool.map(run, batches))
         return out
 
 
@@ -245,8 +222,11 @@ def _export(source: Path, folder: Path, identity: str) -> dict[str, Any]:
     from chuchu.index.embedder import _fingerprint
 
     try:
-        # Eager attention exports the plain matrix products and softmax that ONNX Runtime's
-        # optimizer recognises and fuses; PyTorch's fused attention exports a graph it cannot.
+        # Eager attention exports plain matrix products and a softmax; PyTorch's fused attention
+        # exports extra mask handling (IsNaN, Where) around them. In one paired run (4 repeats)
+        # the eager graph took 9% less CPU for 300 InsuranceQA answers and 7% less per question.
+        # Fusing its blocks further with ONNX Runtime's transformer optimizer (12 Attention, 24
+        # SkipLayerNormalization) changed neither, in 7 repeats, so the graph stays as exported.
         st = SentenceTransformer(
             str(source), device="cpu", local_files_only=True, model_kwargs={"attn_implementation": "eager"}
         )
@@ -298,10 +278,8 @@ def _export(source: Path, folder: Path, identity: str) -> dict[str, Any]:
                 opset_version=17,
                 dynamo=False,  # the TorchScript exporter: dynamic axes without guards, no extra files
             )
-        fusions = _fuse(target, Path(tmp) / FUSED, transformer.config)
         np.save(Path(tmp) / WORDS, words)
         os.replace(Path(tmp) / WORDS, folder / WORDS)
-        os.replace(Path(tmp) / FUSED, folder / FUSED)
         os.replace(target, folder / "model.onnx")
     for old in folder.glob("model_int8*.onnx"):  # quantized from an older export
         old.unlink()
@@ -314,55 +292,11 @@ def _export(source: Path, folder: Path, identity: str) -> dict[str, Any]:
         "max_seq_length": int(st.max_seq_length),
         "prompts": dict(getattr(st, "prompts", {}) or {}),
         "pad_id": int(st.tokenizer.pad_token_id if st.tokenizer.pad_token_id is not None else _PAD_ID),
-        "fused": fusions,
     }
     tmp_record = folder / f".{EXPORT}.{os.getpid()}"
     tmp_record.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     os.replace(tmp_record, folder / EXPORT)
     return record
-
-
-def _fuse(source: Path, target: Path, config: Any) -> dict[str, int]:
-    """Save ``source`` with its transformer blocks fused by ONNX Runtime's optimizer; what it fused.
-
-    Measured on the default model (12 Attention, 24 SkipLayerNormalization, 12 BiasGelu fused):
-    the seed corpus's passages in 3.9 s of CPU against 4.4 s, a question in 7.6 ms against
-    8.3 ms, the same vectors (cosine ≥ 0.999999). The optimizer matches patterns of BERT-like
-    graphs: a model it does not recognise, or one whose fused graph gives other vectors on a
-    padded sample batch, is saved as it is, unfused, and works the same.
-    """
-    from onnxruntime.transformers import optimizer
-
-    heads = int(getattr(config, "num_attention_heads", 0) or 0)
-    hidden = int(getattr(config, "hidden_size", 0) or 0)
-    try:
-        model = optimizer.optimize_model(
-            str(source), model_type="bert", num_heads=heads, hidden_size=hidden, opt_level=0
-        )
-        model.save_model_to_file(str(target))
-        fused = {k: int(v) for k, v in model.get_fused_operator_statistics().items() if v}
-        gap = _disagreement(source, target, hidden)
-        if gap > 1e-3:
-            raise ValueError(f"the fused graph's vectors differ from the model's by up to {gap:.2g}")
-        return fused
-    except Exception as exc:  # noqa: BLE001 - the optimizer's pattern matching fails in many ways on unknown graphs
-        log.warning("ONNX Runtime could not fuse %s (%s); it runs unfused", source, exc)
-        shutil.copyfile(source, target)
-        return {}
-
-
-def _disagreement(a: Path, b: Path, hidden: int) -> float:
-    """The largest difference between two graphs' vectors for one sample batch with padding."""
-    import onnxruntime as ort
-
-    rng = np.random.default_rng(0)
-    embeds = rng.standard_normal((3, 21, hidden), dtype=np.float32)
-    mask = np.ones((3, 21), dtype=np.int64)
-    mask[1, 9:] = 0  # rows of other lengths: the fused attention must mask as the model does
-    mask[2, 2:] = 0
-    feed = {"inputs_embeds": embeds, "attention_mask": mask}
-    out = [ort.InferenceSession(str(g), providers=["CPUExecutionProvider"]).run(None, feed)[0] for g in (a, b)]
-    return float(np.abs(out[0] - out[1]).max())
 
 
 def _quantize(folder: Path) -> None:
@@ -385,7 +319,7 @@ def _record(folder: Path) -> dict[str, Any]:
         data = json.loads((folder / EXPORT).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    if not isinstance(data, dict) or not all((folder / f).exists() for f in ("model.onnx", FUSED, WORDS)):
+    if not isinstance(data, dict) or not (folder / "model.onnx").exists() or not (folder / WORDS).exists():
         return {}
     return data
 
