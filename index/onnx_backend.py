@@ -223,8 +223,9 @@ def _export(source: Path, folder: Path, identity: str) -> dict[str, Any]:
 
     try:
         # Eager attention exports plain matrix products and a softmax; PyTorch's fused attention
-        # exports extra mask handling (IsNaN, Where) around them. In one paired run (4 repeats)
-        # the eager graph took 9% less CPU for 300 InsuranceQA answers and 7% less per question.
+        # exports extra mask handling (IsNaN, Where) around them. In two paired runs (4 and 7
+        # repeats) the eager graph took 9–11% less CPU for 300 InsuranceQA answers and 7–16% less
+        # per question.
         # Fusing its blocks further with ONNX Runtime's transformer optimizer (12 Attention, 24
         # SkipLayerNormalization) changed neither, in 7 repeats, so the graph stays as exported.
         st = SentenceTransformer(
