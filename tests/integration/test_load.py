@@ -44,7 +44,7 @@ from chuchu.index.store import Store
 from tests import soak
 from tests.conftest import MODEL_CACHE
 from tests.integration.test_rebuilds import copy_corpus
-from tests.integration.test_serve import free_port
+from tests.integration.test_serve import free_port, wait_until_up
 from tests.load import (
     Load,
     MemorySampler,
@@ -115,19 +115,6 @@ class Served:
     variant_of: dict[str, str] = field(default_factory=dict)
 
 
-def ready(base: str, proc: subprocess.Popen[bytes], log: Path, seconds: float = 240) -> None:
-    """Until /readyz answers 200: a worker has the build loaded."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, log.read_text()
-        try:
-            with urllib.request.urlopen(base + "/readyz", timeout=5):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise AssertionError(f"chuchu serve was not ready within {seconds} s:\n{log.read_text()}")
-
-
 def build(served: Served, variant: str) -> str:
     """`chuchu build` of one corpus into the served store; the id of the build it published."""
     env = environment(CHUCHU_EMBEDDING_CACHE=str(served.cache))
@@ -168,7 +155,7 @@ def served(embedder, tmp_path_factory) -> Iterator[Served]:
         )
     served = Served(f"http://127.0.0.1:{port}", proc, log, store, corpora, cache, {first.build_id: "A"})
     try:
-        ready(served.base, proc, log)
+        wait_until_up(served.base, proc, log, seconds=240, probe="/readyz")
         yield served
     finally:
         proc.send_signal(signal.SIGTERM)

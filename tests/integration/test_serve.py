@@ -58,13 +58,14 @@ def start_server(store: Path, port: int, log: Path) -> subprocess.Popen:
         return subprocess.Popen([str(cli), "serve", "--port", str(port)], env=env, stdout=out, stderr=out)
 
 
-def wait_until_up(base: str, proc: subprocess.Popen, log: Path, seconds: float = 120) -> None:
+def wait_until_up(base: str, proc: subprocess.Popen, log: Path, seconds: float = 120, probe: str = "/healthz") -> None:
+    """Until ``probe`` answers 200: /healthz as soon as a worker answers, with or without an index;
+    /readyz once a worker has the build loaded."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         assert proc.poll() is None, log.read_text()
         try:
-            # The liveness probe: 200 as soon as a worker answers, with or without an index.
-            with urllib.request.urlopen(base + "/healthz", timeout=5):
+            with urllib.request.urlopen(base + probe, timeout=5):
                 return
         except OSError:  # refused while gunicorn starts, or timed out while a worker loads
             time.sleep(0.5)
