@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,19 +27,42 @@ class LexicalScores:
     """BM25 scores of every passage for one question, and the question's terms found."""
 
     scores: np.ndarray  # one float per passage
-    terms: tuple[str, ...]  # the question's terms that occur in the index
-    matrix: sp.csc_matrix  # passages × those terms, for the matched terms of a hit
+    terms: tuple[str, ...]  # the question's terms that occur in the index, in column order
+    weights: sp.csc_matrix  # the index's matrix, for the terms each passage matched
+    columns: tuple[int, ...]  # those terms' columns
+    # The columns' entries (_column_entries) when they came in one piece, as they do but in a large
+    # build: kept for the terms each hit matched rather than gathered again.
+    entries: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def matched(self, passage: int) -> list[str]:
         """The question's terms that occur in one passage."""
-        row = self.matrix.getrow(passage) if self.matrix.shape[1] else None
-        return [self.terms[j] for j in row.indices] if row is not None else []
+        return list(self.matched_rows([passage])[0])
+
+    def matched_rows(self, rows: list[int]) -> list[tuple[str, ...]]:
+        """Per passage of ``rows``, the question's terms found in it, for all of them at once."""
+        if not rows or not self.columns:
+            return [() for _ in rows]
+        position = np.full(self.weights.shape[0], -1, dtype=np.int64)
+        position[rows] = np.arange(len(rows))
+        found: list[list[str]] = [[] for _ in rows]
+        # The entries come column by column, the question's terms in order, so each passage's terms
+        # come out in that order.
+        pieces = [self.entries] if self.entries is not None else _column_entries(self.weights, self.columns)
+        for first, entries, _, lengths in pieces:
+            here = position[entries]
+            kept = np.flatnonzero(here >= 0)
+            which = np.repeat(np.arange(first, first + len(lengths)), lengths)[kept]
+            for n, j in zip(here[kept].tolist(), which.tolist()):
+                found[n].append(self.terms[j])
+        return [tuple(f) for f in found]
 
 
 class LexicalIndex:
     """BM25 (Okapi) with precomputed weights."""
 
     def __init__(self, weights: sp.csc_matrix, vocabulary: dict[str, int], k1: float, b: float) -> None:
+        if not weights.has_canonical_format:  # score_terms wants each row once per column
+            weights.sum_duplicates()
         self.weights = weights
         self.vocabulary = vocabulary
         self.terms = sorted(vocabulary, key=vocabulary.__getitem__)
@@ -63,10 +86,20 @@ class LexicalIndex:
 
     def score(self, question: str) -> LexicalScores:
         """BM25 of every passage for the question; all zeros when no term occurs."""
-        ids = sorted({self.vocabulary[t] for t in terms(question) if t in self.vocabulary})
-        matrix = self.weights[:, ids] if ids else sp.csc_matrix((self.weights.shape[0], 0), dtype=np.float32)
-        scores = np.asarray(matrix.sum(axis=1)).ravel() if ids else np.zeros(self.weights.shape[0], np.float32)
-        return LexicalScores(scores, tuple(self.terms[i] for i in ids), matrix)
+        return self.score_terms(terms(question))
+
+    def score_terms(self, cut: Sequence[str]) -> LexicalScores:
+        """BM25 of every passage for a question already cut into terms (corpus.terms): the sum of
+        its terms' columns, added in column order, read without slicing the matrix."""
+        columns = sorted({self.vocabulary[t] for t in cut if t in self.vocabulary})
+        scores = np.zeros(self.weights.shape[0], dtype=np.float32)
+        kept = None
+        for piece, entries in enumerate(_column_entries(self.weights, columns)):
+            # One call for many columns rather than one fancy-indexed add per column (a fifth of
+            # the time); add.at adds element by element in order, so each row's sum is the same float32.
+            np.add.at(scores, entries[1], entries[2])
+            kept = entries if piece == 0 else None
+        return LexicalScores(scores, tuple(self.terms[j] for j in columns), self.weights, tuple(columns), kept)
 
     def save(self, directory: Path, name: str = NAME) -> None:
         """Write <name>.npz and <name>.json."""
@@ -140,3 +173,32 @@ class LexicalBuilder:
         weights = sp.csr_matrix((data, cols, indptr), shape=(n, columns)).tocsc()
         vocabulary, self._vocabulary = self._vocabulary, {}
         return LexicalIndex(weights, vocabulary, k1, b)
+
+
+# The most matrix entries gathered at once: a question's columns are taken together, but those of
+# a large build's common characters in pieces, so that the arrays of one question stay a few MB.
+_GATHER_AT_MOST = 1 << 17
+
+
+def _column_entries(
+    weights: sp.csc_matrix, columns: Sequence[int]
+) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+    """The stored entries of the columns, in column order, in pieces of a few consecutive columns:
+    each piece's first column's position in ``columns``, its entries' rows and values, and how
+    many entries each of its columns has."""
+    if not columns:
+        return
+    wanted = np.asarray(columns, dtype=np.int64)
+    starts = weights.indptr[wanted].astype(np.int64)
+    lengths = weights.indptr[wanted + 1] - starts
+    ends = np.cumsum(lengths)
+    first = 0
+    while first < len(wanted):
+        # As many columns as fit in _GATHER_AT_MOST entries after those already taken, at least one.
+        before = ends[first] - lengths[first]
+        last = max(first + 1, int(np.searchsorted(ends, before + _GATHER_AT_MOST, side="right")))
+        size = lengths[first:last]
+        within = np.arange(int(ends[last - 1] - before))  # entry number in the piece
+        take = within + np.repeat(starts[first:last] - (ends[first:last] - size - before), size)
+        yield first, weights.indices[take], weights.data[take], size
+        first = last

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.sparse as sp
 
 from chuchu.corpus.documents import Document
 from chuchu.corpus.errors import BadInput
@@ -18,7 +17,7 @@ from chuchu.index.batching import QueryBatcher
 from chuchu.index.embedder import Embedder
 from chuchu.index.filters import Filter
 from chuchu.index.fusion import MODES, Fusion
-from chuchu.index.lexical import LexicalIndex
+from chuchu.index.lexical import LexicalScores
 from chuchu.index.question import reading
 from chuchu.index.question.reading import Asking, read_question
 from chuchu.index.question.sentence import Span, best_sentence, passage_sentences
@@ -85,9 +84,6 @@ class Searcher:
             snapshot.manifest.dimension,
         )
         self._batcher = QueryBatcher(embedder)  # concurrent questions embedded together
-        for index in (snapshot.lexical, snapshot.context):  # _lexical_score wants each row once per column
-            if not index.weights.has_canonical_format:
-                index.weights.sum_duplicates()
         self._matrix = _flat_vectors(snapshot)
         reading.warm()  # jieba's dictionary, loaded with the index rather than on the first question
 
@@ -122,8 +118,8 @@ class Searcher:
         """The work on a question that needs no vector: the lexical leg, and reading it."""
         clock = time.perf_counter()
         cut = terms(question)
-        body = _lexical_score(self.snapshot.lexical, cut)
-        context = _lexical_score(self.snapshot.context, cut)
+        body = self.snapshot.lexical.score_terms(cut)
+        context = self.snapshot.context.score_terms(cut)
         lexical = self.fusion.lexical(body.scores, context.scores)
         lexical_ms = (time.perf_counter() - clock) * 1000
         clock = time.perf_counter()
@@ -159,7 +155,7 @@ class Searcher:
             ranking = self.fusion.combine(dense, lexical, question, early.lexical_weight)
         picked = self._collapse(self._order(ranking, allowed, k), k)
         rows = [i for i, _ in picked]
-        matched = _matched_terms(body, rows)
+        matched = body.matched_rows(rows)
         timings["fusion_ms"] = (time.perf_counter() - clock) * 1000
         clock = time.perf_counter()
         asking = early.asking
@@ -291,70 +287,12 @@ class Searcher:
 class _Early:
     """What was worked out about a question while the model embedded it."""
 
-    body: _Lexical  # the passage text's BM25 scores, with the question's terms found
+    body: LexicalScores  # the passage text's BM25 scores, with the question's terms found
     lexical: np.ndarray  # the lexical leg's fused score per passage
     lexical_ms: float
     asking: Asking
     lexical_weight: float  # the lexical leg's weight in hybrid mode (index.fusion), 0 when it matched nothing
     reading_ms: float
-
-
-@dataclass(frozen=True)
-class _Lexical:
-    """One lexical index's BM25 scores for a question (LexicalIndex.score, computed here without
-    slicing the sparse matrix), and the columns of the question's terms, for the terms each hit matched."""
-
-    scores: np.ndarray
-    terms: tuple[str, ...]  # the question's terms the index knows, in column order
-    index: LexicalIndex
-    columns: tuple[int, ...]
-    # The columns' entries (_column_entries) when they came in one piece, as they do but in a large
-    # build: kept for the terms each hit matched rather than gathered again.
-    entries: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
-
-
-def _lexical_score(index: LexicalIndex, cut: list[str]) -> _Lexical:
-    """BM25 of every passage for a question already cut into terms: the sum of its terms' columns,
-    added in column order as LexicalIndex.score adds them (tests/unit/test_batching.py compares)."""
-    vocabulary, weights = index.vocabulary, index.weights
-    columns = sorted({vocabulary[t] for t in cut if t in vocabulary})
-    scores = np.zeros(weights.shape[0], dtype=np.float32)
-    kept = None
-    for piece, entries in enumerate(_column_entries(weights, columns)):
-        # One call for many columns rather than one fancy-indexed add per column (a fifth of the
-        # time); add.at adds element by element in order, so each row's sum is the same float32.
-        np.add.at(scores, entries[1], entries[2])
-        kept = entries if piece == 0 else None
-    return _Lexical(scores, tuple(index.terms[j] for j in columns), index, tuple(columns), kept)
-
-
-# The most matrix entries gathered at once: a question's columns are taken together, but those of
-# a large build's common characters in pieces, so that the arrays of one question stay a few MB.
-_GATHER_AT_MOST = 1 << 17
-
-
-def _column_entries(
-    weights: sp.csc_matrix, columns: Sequence[int]
-) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
-    """The stored entries of the columns, in column order, in pieces of a few consecutive columns:
-    each piece's first column's position in ``columns``, its entries' rows and values, and how
-    many entries each of its columns has."""
-    if not columns:
-        return
-    wanted = np.asarray(columns, dtype=np.int64)
-    starts = weights.indptr[wanted].astype(np.int64)
-    lengths = weights.indptr[wanted + 1] - starts
-    ends = np.cumsum(lengths)
-    first = 0
-    while first < len(wanted):
-        # As many columns as fit in _GATHER_AT_MOST entries after those already taken, at least one.
-        before = ends[first] - lengths[first]
-        last = max(first + 1, int(np.searchsorted(ends, before + _GATHER_AT_MOST, side="right")))
-        size = lengths[first:last]
-        within = np.arange(int(ends[last - 1] - before))  # entry number in the piece
-        take = within + np.repeat(starts[first:last] - (ends[first:last] - size - before), size)
-        yield first, weights.indices[take], weights.data[take], size
-        first = last
 
 
 def _flat_vectors(snapshot: Snapshot) -> np.ndarray | None:
@@ -382,23 +320,3 @@ def _rank(scores: np.ndarray, i: int) -> int:
     every better passage, and after the equal ones numbered before it."""
     value = scores[i]
     return 1 + int(np.count_nonzero(scores > value)) + int(np.count_nonzero(scores[:i] == value))
-
-
-def _matched_terms(body: _Lexical, rows: list[int]) -> list[tuple[str, ...]]:
-    """Per passage of ``rows``, the question's terms found in it (LexicalScores.matched, for all at once)."""
-    if not rows or not body.columns:
-        return [() for _ in rows]
-    weights = body.index.weights
-    position = np.full(weights.shape[0], -1, dtype=np.int64)
-    position[rows] = np.arange(len(rows))
-    found: list[list[str]] = [[] for _ in rows]
-    # The entries come column by column, the question's terms in order, so each passage's terms
-    # come out in that order.
-    pieces = [body.entries] if body.entries is not None else _column_entries(weights, body.columns)
-    for first, entries, _, lengths in pieces:
-        here = position[entries]
-        kept = np.flatnonzero(here >= 0)
-        which = np.repeat(np.arange(first, first + len(lengths)), lengths)[kept]
-        for n, j in zip(here[kept].tolist(), which.tolist()):
-            found[n].append(body.terms[j])
-    return [tuple(f) for f in found]

@@ -9,13 +9,14 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 import chuchu.index.batching as batching
 from chuchu.corpus.terms import terms
 from chuchu.index.batching import QueryBatcher
 from chuchu.index.build import build_index
 from chuchu.index.filters import Filter
-from chuchu.index.search import Searcher, _lexical_score, _matched_terms, _rank
+from chuchu.index.search import Searcher, _rank
 from chuchu.index.snapshot import read_snapshot
 from chuchu.index.store import Store
 from tests.fakes import HashingEmbedder
@@ -225,31 +226,44 @@ def test_the_partial_sort_of_a_large_build_orders_as_the_whole_sort():
     assert np.array_equal(order, full)
 
 
+def _sliced(index, question):
+    """BM25 the plain way, for comparison: the question's columns sliced out of the matrix and
+    summed; the terms each passage matched are the columns its row holds."""
+    ids = sorted({index.vocabulary[t] for t in terms(question) if t in index.vocabulary})
+    matrix = index.weights[:, ids] if ids else sp.csc_matrix((index.weights.shape[0], 0), dtype=np.float32)
+    scores = np.asarray(matrix.sum(axis=1)).ravel() if ids else np.zeros(index.weights.shape[0], np.float32)
+
+    def matched(i):
+        return [index.terms[ids[j]] for j in matrix.getrow(i).indices] if ids else []
+
+    return SimpleNamespace(scores=scores, terms=tuple(index.terms[i] for i in ids), matched=matched)
+
+
 def test_lexical_scores_and_matched_terms_are_the_lexical_index_s_own(searcher):
     questions = QUESTIONS + [p.text for p in searcher.snapshot.passages[:40]]
     rows = list(range(0, len(searcher.snapshot.passages), 7))
     for question in questions:
         for index in (searcher.snapshot.lexical, searcher.snapshot.context):
-            expected, got = index.score(question), _lexical_score(index, terms(question))
+            expected, got = _sliced(index, question), index.score_terms(terms(question))
             assert np.array_equal(got.scores, expected.scores) and got.scores.dtype == expected.scores.dtype
             assert got.terms == expected.terms
-            assert _matched_terms(got, rows) == [tuple(expected.matched(i)) for i in rows]
+            assert got.matched_rows(rows) == [tuple(expected.matched(i)) for i in rows]
 
 
 def test_lexical_scores_gathered_in_small_pieces_are_the_same(searcher, monkeypatch):
     # A large build gathers a question's column entries a few columns at a time (and does not keep
     # them for the matched terms): pieces of a handful of entries take every path.
-    import chuchu.index.search as search
+    import chuchu.index.lexical as lexical
 
     questions = QUESTIONS + [p.text for p in searcher.snapshot.passages[:10]]
     rows = list(range(0, len(searcher.snapshot.passages), 5))
     index = searcher.snapshot.lexical
-    whole = {q: _lexical_score(index, terms(q)) for q in questions}
-    monkeypatch.setattr(search, "_GATHER_AT_MOST", 7)
+    whole = {q: index.score_terms(terms(q)) for q in questions}
+    monkeypatch.setattr(lexical, "_GATHER_AT_MOST", 7)
     for question in questions:
-        got = _lexical_score(index, terms(question))
+        got = index.score_terms(terms(question))
         assert np.array_equal(got.scores, whole[question].scores) and got.terms == whole[question].terms
-        assert _matched_terms(got, rows) == _matched_terms(whole[question], rows)
+        assert got.matched_rows(rows) == whole[question].matched_rows(rows)
 
 
 def test_filtered_and_exact_dense_scores_are_faiss_scores(searcher):
