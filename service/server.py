@@ -7,6 +7,7 @@ import gc
 import logging
 import os
 import re
+import shutil
 import tempfile
 from typing import Any
 
@@ -134,9 +135,16 @@ def serve(settings: Settings) -> None:
     preload_shared(settings)
     # A new, empty directory for each start (files left by an earlier run would add its counts
     # to this one's), in the system's temporary directory, removed when serving stops.
-    with tempfile.TemporaryDirectory(prefix="chuchu-metrics-") as directory:
-        os.environ[MULTIPROCESS_DIR] = directory
-        try:
-            _Gunicorn(settings).run()
-        finally:
+    directory = tempfile.mkdtemp(prefix="chuchu-metrics-")
+    os.environ[MULTIPROCESS_DIR] = directory
+    master = os.getpid()
+    try:
+        _Gunicorn(settings).run()
+    finally:
+        # gunicorn forks the workers from inside run(), so a worker that leaves (SystemExit) unwinds
+        # this frame too. Only the master removes the directory: removed by a worker, it took the
+        # files of the workers still answering, whose next new series failed (a 500 on a request
+        # in flight while the server stopped, and on every request of a replacement worker).
+        if os.getpid() == master:
             del os.environ[MULTIPROCESS_DIR]
+            shutil.rmtree(directory, ignore_errors=True)

@@ -4,9 +4,11 @@ and the metrics directory lives only as long as the server."""
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -17,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from chuchu.index.store import Store
 from tests.conftest import MODEL_CACHE
+from tests.integration.test_faults import workers
 from tests.integration.test_serve import free_port, stop, wait_until_up
 
 pytestmark = pytest.mark.integration
@@ -102,6 +105,42 @@ def test_metrics_count_the_requests_of_every_worker_and_the_log_has_a_line_each(
     assert len(searches) == 40 and all(line["status"] == 200 and line["answerable"] is True for line in searches)
     (batch_line,) = [line for line in lines if line["request_id"] == "batch-1"]
     assert batch_line["answerable"] == [True, True] and batch_line["build"] == searches[0]["build"]
+
+
+def test_a_worker_that_leaves_takes_nothing_from_the_workers_that_stay(served):
+    """gunicorn forks its workers inside `serve()`: a worker leaving once unwound that frame and
+    removed the metrics directory of the whole server, so the other worker's next new series (a
+    request in flight at SIGTERM) and every request of the replacement worker were 500s."""
+    base, proc, log, tmp = served
+    [directory] = tmp.glob("chuchu-metrics-*")
+    before = workers(proc.pid)
+    assert len(before) == 2, before
+    loaded = log.read_text(encoding="utf-8").count("chuchu.index.live: serving build")
+    os.kill(before[0], signal.SIGTERM)  # what gunicorn itself does to a worker on HUP or max_requests
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        now = workers(proc.pid)
+        text = log.read_text(encoding="utf-8")
+        if before[0] not in now and len(now) == 2 and text.count("chuchu.index.live: serving build") > loaded:
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError(f"no replacement worker answered within 120 s:\n{log.read_text(encoding='utf-8')}")
+
+    assert directory.is_dir(), "the leaving worker removed the server's metrics directory"
+    # New connections each: the workers share them. Series no request made before (400s), then answers.
+    assert [fetch(f"{base}/api/search?q=") for _ in range(10)] == [400] * 10
+    assert [fetch(f"{base}/api/search?q={QUESTION}&k=3") for _ in range(10)] == [200] * 10
+    with urllib.request.urlopen(f"{base}/metrics", timeout=30) as r:
+        text = r.read().decode()
+    got = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    search = (("endpoint", "/api/search"), ("method", "GET"))
+    assert got[("chuchu_http_requests_total", (*search, ("status", "400")))] == 10
+    assert got[("chuchu_http_requests_total", (*search, ("status", "200")))] == 50, "the left worker's count stays"
 
 
 def test_the_metrics_directory_is_removed_when_the_server_stops(served):
