@@ -155,9 +155,11 @@ def dev_questions() -> list[str]:
 
 
 def embedder(backend: str) -> Any:
+    """The model as `make run`'s server of one worker holds it (its threads spin within a call):
+    the limit is what that session does alone, and the in-process answers use it too."""
     from chuchu.index.embedder import load_embedder
 
-    return load_embedder("default", MODELS, backend)
+    return load_embedder("default", MODELS, backend, spinning=True)
 
 
 def searcher(store: Path, backend: str) -> Any:

@@ -87,12 +87,14 @@ def release_freed_memory() -> None:
         pass
 
 
-def load_embedder(model: str, cache_dir: Path, backend: str = DEFAULT_BACKEND) -> Embedder:
+def load_embedder(model: str, cache_dir: Path, backend: str = DEFAULT_BACKEND, spinning: bool = False) -> Embedder:
     """Load the default model (converted on first use) or any sentence-transformers model.
 
     ``backend`` runs it on torch through sentence-transformers, or on ONNX Runtime (``onnx``, the
     same vectors; ``onnx-int8``, quantized, other vectors) from an export made once into the
     model cache (index.onnx_backend). A model that is not a local folder runs on torch.
+    ``spinning``: ONNX Runtime's threads stay awake within a call, for the only session on the
+    machine (index.onnx_backend.OnnxEmbedder).
     """
     if backend not in BACKENDS:
         raise ModelError(f"The embedding backend {backend!r} is unknown; use one of {', '.join(BACKENDS)}.")
@@ -108,7 +110,7 @@ def load_embedder(model: str, cache_dir: Path, backend: str = DEFAULT_BACKEND) -
     if backend != TORCH and Path(path).is_dir():
         from chuchu.index.onnx_backend import INT8, OnnxEmbedder
 
-        onnx = OnnxEmbedder(Path(path), cache_dir, name, quantized=backend == INT8)
+        onnx = OnnxEmbedder(Path(path), cache_dir, name, quantized=backend == INT8, spinning=spinning)
         log.info("loaded model %s on ONNX Runtime (%d dimensions)", onnx.name, onnx.dimension)
         return onnx
     from sentence_transformers import SentenceTransformer

@@ -45,9 +45,12 @@ def create_app(settings: Settings | None = None, live: LiveIndex | None = None) 
 
 
 def live_index(settings: Settings) -> LiveIndex:
-    """The live index the settings describe; the model loads on first use."""
+    """The live index the settings describe; the model loads on first use. Its threads spin within
+    a call when this process is the server's only worker (index.onnx_backend)."""
     return LiveIndex(
         Store(settings.store),
-        lambda: load_embedder(settings.model, settings.model_cache, settings.embedding_backend),
+        lambda: load_embedder(
+            settings.model, settings.model_cache, settings.embedding_backend, spinning=settings.workers == 1
+        ),
         check_every=settings.reload_seconds,
     )

@@ -59,6 +59,21 @@ def test_passages_of_many_lengths_in_many_calls_keep_their_rows(torch_model):
     assert (together * torch_model.embed_passages(texts)).sum(axis=1).min() > 0.9999
 
 
+def test_a_spinning_session_makes_the_same_vectors_and_a_server_of_one_worker_spins(embedder):
+    from chuchu.service.app import live_index
+    from chuchu.service.settings import Settings
+
+    def spins(model) -> str:
+        return model._session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning")
+
+    spinning, sleeping = (load_embedder("default", MODEL_CACHE, "onnx", spinning=s) for s in (True, False))
+    assert (spins(spinning), spins(sleeping)) == ("1", "0")
+    assert np.array_equal(spinning.embed_queries(PASSAGES), sleeping.embed_queries(PASSAGES))
+    for workers, expected in ((1, "1"), (2, "0")):
+        settings = Settings.load(env={}, workers=workers, model_cache=MODEL_CACHE)
+        assert spins(live_index(settings)._load_embedder()) == expected, workers
+
+
 def test_an_unknown_backend_is_refused():
     with pytest.raises(ModelError, match="onnx-int8"):
         load_embedder("default", MODEL_CACHE, "tensorrt")
