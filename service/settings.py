@@ -41,7 +41,8 @@ class Settings:
         1,
         "Worker processes of `chuchu serve`; each holds the model's session and the index (the tokenizer and "
         "jieba's dictionary are loaded once and shared). One is enough: its threads' questions are embedded "
-        "together, and the model uses every core; a worker that dies is replaced.",
+        "together, and the model uses every core, its threads awake within a call (with more workers they "
+        "sleep between operators, as sessions sharing the cores must); a worker that dies is replaced.",
     )
     threads: int = _setting(
         16,
