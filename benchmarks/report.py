@@ -111,7 +111,20 @@ def _http(r: dict[str, Any]) -> str:
     for name, cfg in h["configs"].items():
         for c in (1, 4, 16):
             x = cfg[f"c{c}"]
-            rows.append([name, c, x["p50"], x["p95"], x["p99"], x["qps"], x["errors"]])
+            near = x.get("limit", {})
+            rows.append(
+                [
+                    name,
+                    c,
+                    x["p50"],
+                    x["p95"],
+                    x["p99"],
+                    x["qps"],
+                    x["errors"],
+                    near.get("one_ms", "-"),
+                    near.get("batch16_qps", "-"),
+                ]
+            )
     mem = [
         [
             name,
@@ -124,8 +137,23 @@ def _http(r: dict[str, Any]) -> str:
     ]
     return (
         "### Over HTTP: `chuchu serve`, `wrk` on `GET /api/search?k=5`, Chinese and English questions in turn\n\n"
-        + _table(["server", "clients", "p50 ms", "p95 ms", "p99 ms", "questions/s", "errors"], rows)
-        + "\n\n![HTTP](benchmarks/plots/http.png)\n\n"
+        + _table(
+            [
+                "server",
+                "clients",
+                "p50 ms",
+                "p95 ms",
+                "p99 ms",
+                "questions/s",
+                "errors",
+                "raw encode alongside, 1 question p50 ms",
+                "raw encode alongside, questions/s at 16",
+            ],
+            rows,
+        )
+        + "\n\nThe raw encode alongside is timed in the benchmark's process just before and just after each wrk "
+        "run (the mean of the two), with the server idle: the machine's speed drifts within a run.\n\n"
+        "![HTTP](benchmarks/plots/http.png)\n\n"
         "Memory of the whole server after the load (master and workers; PSS counts shared pages once, and the "
         "master's share holds its part of the tokenizer and dictionary it loaded for the workers):\n\n"
         + _table(["server", "processes", "PSS MB", "of which master", "RSS MB (sum)"], mem)
