@@ -61,6 +61,17 @@ def fetch(url: str, data: bytes | None = None, headers: dict | None = None) -> i
         return e.code
 
 
+def scraped(base: str) -> dict[tuple[str, tuple], float]:
+    """/metrics as {(sample name, sorted labels): value}."""
+    with urllib.request.urlopen(f"{base}/metrics", timeout=30) as r:
+        text = r.read().decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
 def test_metrics_count_the_requests_of_every_worker_and_the_log_has_a_line_each(served):
     base, _, log, tmp = served
     sent = {"search": 0}
@@ -82,13 +93,7 @@ def test_metrics_count_the_requests_of_every_worker_and_the_log_has_a_line_each(
     assert fetch(f"{base}/api/ask", b"[" * 10_000, {"Content-Type": "application/json"}) == 400
     assert sent["search"] == 40
 
-    with urllib.request.urlopen(f"{base}/metrics", timeout=30) as r:
-        text = r.read().decode()
-    got = {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
+    got = scraped(base)
     search = (("endpoint", "/api/search"), ("method", "GET"), ("status", "200"))
     assert got[("chuchu_http_requests_total", search)] == 40, "every worker's requests are counted"
     assert got[("chuchu_http_requests_total", (("endpoint", "/api/ask"), ("method", "POST"), ("status", "400")))] == 1
@@ -131,13 +136,7 @@ def test_a_worker_that_leaves_takes_nothing_from_the_workers_that_stay(served):
     # New connections each: the workers share them. Series no request made before (400s), then answers.
     assert [fetch(f"{base}/api/search?q=") for _ in range(10)] == [400] * 10
     assert [fetch(f"{base}/api/search?q={QUESTION}&k=3") for _ in range(10)] == [200] * 10
-    with urllib.request.urlopen(f"{base}/metrics", timeout=30) as r:
-        text = r.read().decode()
-    got = {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
+    got = scraped(base)
     search = (("endpoint", "/api/search"), ("method", "GET"))
     assert got[("chuchu_http_requests_total", (*search, ("status", "400")))] == 10
     assert got[("chuchu_http_requests_total", (*search, ("status", "200")))] == 50, "the left worker's count stays"
