@@ -427,6 +427,8 @@ def test_a_cold_build_with_its_embedding_cache_on_the_full_disk_fails_cleanly(sm
 
 def start_server(store: Path, port: int, log: Path) -> subprocess.Popen:
     env = dict(os.environ, CHUCHU_STORE=str(store), CHUCHU_MODEL_CACHE=str(MODEL_CACHE), CHUCHU_WORKERS="2")
+    # The metrics directory in the test's own folder: a master killed with SIGKILL cannot remove it.
+    env["TMPDIR"] = str(log.parent)
     with open(log, "ab") as out:
         return subprocess.Popen([str(CLI), "serve", "--port", str(port)], env=env, stdout=out, stderr=out)
 
