@@ -172,15 +172,24 @@ def searcher(store: Path, backend: str) -> Any:
 # -- limit -----------------------------------------------------------------------------------
 
 
+def raw_encode(
+    model: Any, questions: Sequence[str], ones: int, sixteens: int, warm: int = 3
+) -> tuple[list[float], list[float]]:
+    """The model alone: ms of ``ones`` calls of one question (the questions in turn), then of
+    ``sixteens`` calls of the first 16 at once."""
+    cycle = iter(range(10**9))
+    one = timed(lambda: model.embed_queries([questions[next(cycle) % len(questions)]]), ones)
+    sixteen = timed(lambda: model.embed_queries(questions[:16]), sixteens, warm)
+    return one, sixteen
+
+
 def run_limit(args: argparse.Namespace, store: Path, results: dict[str, Any]) -> dict[str, Any]:
     repeat = 30 if args.quick else 60
     questions = dev_questions()
     out: dict[str, Any] = {"encode": {}}
     for backend in ("onnx", "torch", "onnx-int8"):
         model = embedder(backend)
-        cycle = iter(range(10**9))
-        one = timed(lambda m=model, c=cycle: m.embed_queries([questions[next(c) % len(questions)]]), repeat)
-        sixteen = timed(lambda m=model: m.embed_queries(questions[:16]), max(8, repeat // 4))
+        one, sixteen = raw_encode(model, questions, repeat, max(8, repeat // 4))
         out["encode"][backend] = {
             "one_ms": summary_ms(one),
             "batch16_ms": summary_ms(sixteen),
@@ -358,9 +367,7 @@ def run_http(args: argparse.Namespace, store: Path, results: dict[str, Any]) -> 
 
 def limit_now(model: Any, questions: Sequence[str]) -> dict[str, float]:
     """The raw encode at this moment: one question p50 ms, and questions/s 16 at a time."""
-    cycle = iter(range(10**9))
-    one = timed(lambda: model.embed_queries([questions[next(cycle) % len(questions)]]), 30)
-    sixteen = timed(lambda: model.embed_queries(questions[:16]), 6, 1)
+    one, sixteen = raw_encode(model, questions, 30, 6, warm=1)
     return {"one_ms": pct(one, 50), "batch16_qps": 16 / (pct(sixteen, 50) / 1000)}
 
 

@@ -48,6 +48,7 @@ INT8 = "onnx-int8"
 EXPORT = "export.json"
 _FORMAT = 3  # of the export folder; a different one is exported again
 WORDS = "word_embeddings.npy"
+GRAPH = "model.onnx"  # the fp32 graph as exported, which ONNX Runtime runs and int8 is quantized from
 _PAD_ID = 1  # XLM-R's <pad>; read from the tokenizer when it says
 # The int8 recipe: the matrix products' weights only, one scale per output channel. Measured on
 # InsuranceQA-zh answers: cosine with the fp32 vectors 0.997 (min 0.996); quantizing every
@@ -82,15 +83,15 @@ def ensure_onnx(source: Path, cache_dir: Path, quantized: bool) -> tuple[Path, d
             record = _export(source, folder, identity)
         if quantized and not (folder / INT8_FILE).exists():
             _quantize(folder)
-    return folder / (INT8_FILE if quantized else "model.onnx"), record
+    return folder / (INT8_FILE if quantized else GRAPH), record
 
 
 class OnnxEmbedder:
     """An Embedder running the exported model in ONNX Runtime; thread-safe, as its session is.
 
-    ``threads`` is ONNX Runtime's threads per call; 0 lets it use every core. ``spinning``: its
-    threads wait for the next operator of a call awake, for a process that is the machine's only
-    session (a server of one worker); see below.
+    ONNX Runtime uses every core for a call. ``spinning``: its threads wait for the next operator
+    of a call awake, for a process that is the machine's only session (a server of one worker);
+    see below.
     """
 
     def __init__(
@@ -99,7 +100,6 @@ class OnnxEmbedder:
         cache_dir: Path,
         name: str,
         quantized: bool = False,
-        threads: int = 0,
         spinning: bool = False,
     ) -> None:
         import onnxruntime as ort
@@ -129,8 +129,6 @@ class OnnxEmbedder:
         options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
         options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         options.add_session_config_entry("session.force_spinning_stop", "1")
-        if threads:
-            options.intra_op_num_threads = threads
         self._session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
         self._words = _map_rows(model_file.parent / WORDS)
 
@@ -275,7 +273,7 @@ def _export(source: Path, folder: Path, identity: str) -> dict[str, Any]:
     words = transformer.get_input_embeddings().weight.detach().cpu().numpy().astype(np.float32)
     sample = torch.ones((2, 8), dtype=torch.long)
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
-        target = Path(tmp) / "model.onnx"
+        target = Path(tmp) / GRAPH
         # The TorchScript exporter warns that it is deprecated, and the tracer warns about every
         # Python branch on shapes; neither concerns the graph (checked against torch in
         # tests/integration/test_backend.py), and under pytest's warnings-as-errors they would
@@ -298,7 +296,7 @@ def _export(source: Path, folder: Path, identity: str) -> dict[str, Any]:
             )
         np.save(Path(tmp) / WORDS, words)
         os.replace(Path(tmp) / WORDS, folder / WORDS)
-        os.replace(target, folder / "model.onnx")
+        os.replace(target, folder / GRAPH)
     for old in folder.glob("model_int8*.onnx"):  # quantized from an older export
         old.unlink()
     record = {
@@ -320,10 +318,10 @@ def _export(source: Path, folder: Path, identity: str) -> dict[str, Any]:
 def _quantize(folder: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    log.info("quantizing %s to int8 (once)", folder / "model.onnx")
+    log.info("quantizing %s to int8 (once)", folder / GRAPH)
     tmp = folder / f".model_int8.{os.getpid()}.onnx"
     quantize_dynamic(
-        str(folder / "model.onnx"),
+        str(folder / GRAPH),
         str(tmp),
         weight_type=QuantType.QInt8,
         op_types_to_quantize=["MatMul"],
@@ -337,7 +335,7 @@ def _record(folder: Path) -> dict[str, Any]:
         data = json.loads((folder / EXPORT).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    if not isinstance(data, dict) or not (folder / "model.onnx").exists() or not (folder / WORDS).exists():
+    if not isinstance(data, dict) or not (folder / GRAPH).exists() or not (folder / WORDS).exists():
         return {}
     return data
 
